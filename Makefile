@@ -1,0 +1,41 @@
+# sdnkit: `make run` starts the controller with a local lab, `make test` runs every test.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.install-stamp
+# the interpreter the venv is made from (Debian's python3 on a fresh machine)
+PYTHON ?= python3
+
+.PHONY: install run test test-host test-uml lint bench clean
+
+install: $(STAMP)
+	@./scripts/install-deps.sh
+
+$(STAMP): pyproject.toml
+	./scripts/install-deps.sh
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+lint: install
+	$(VENV)/bin/ruff check src tests bench
+
+run: install
+	$(VENV)/bin/sdn demo
+
+test: install lint test-host test-uml
+
+test-host: install
+	$(VENV)/bin/pytest -q tests -m "not uml"
+
+test-uml: install
+	$(PY) -m sdnkit.lab.uml run --timeout 900 -- $(abspath $(VENV))/bin/pytest -q tests -m uml -p no:cacheprovider
+
+bench: install
+	$(PY) bench/render.py
+	$(PY) bench/apply.py
+	$(PY) bench/ipam.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info src/*.egg-info

@@ -1,0 +1,196 @@
+"""Desired state of one node: the ``NodePlan`` that render and realize both consume.
+
+Every decision lives here, typed and immutable; renderers only format it and realizers only
+apply it. Collections are tuples sorted by name, so that equal plans compare (and render) equal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from sdnkit.config.model import IPAddress, IPInterface, IPNetwork
+
+
+class LinkKind(StrEnum):
+    BRIDGE = "bridge"
+    VXLAN = "vxlan"
+    VETH = "veth"
+    VLAN = "vlan"
+    VRF = "vrf"
+    DUMMY = "dummy"
+    OVS_INT_PORT = "ovs_int_port"
+    EXISTING = "existing"  # an interface the node already has (uplink bridge, fabric NIC)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Link:
+    """Settings every link kind shares."""
+
+    name: str
+    mtu: int | None = None
+    addresses: tuple[IPInterface, ...] = ()
+    hwaddress: str | None = None
+    vrf: str | None = None  # enslaved to this VRF
+    alias: str | None = None
+    ip_forward: bool | None = None  # net.ipv4.conf.<if>.forwarding
+    ip6_forward: bool | None = None  # net.ipv6.conf.<if>.forwarding
+    arp_accept: bool | None = None
+    routes: tuple[IPNetwork, ...] = ()  # device routes ("up ip route add <net> dev <if>")
+
+    kind: LinkKind = LinkKind.EXISTING
+
+    @property
+    def owned(self) -> bool:
+        """Whether sdnkit creates (and may delete) this link."""
+        return self.kind is not LinkKind.EXISTING
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Bridge(Link):
+    ports: tuple[str, ...] = ()
+    vlan_aware: bool = False
+    vids: str | None = None  # "2-4094" on vlan-aware bridges
+    vlan_protocol: str | None = None
+    # applied to guest ports when they are plugged (PVE tap_plug), not to the bridge itself
+    isolate_guest_ports: bool = False
+    guest_port_learning: bool = True
+    kind: LinkKind = LinkKind.BRIDGE
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Vxlan(Link):
+    vni: int
+    local_ip: IPAddress | None = None
+    remote_ips: tuple[IPAddress, ...] = ()  # static head-end replication (flood FDB entries)
+    port: int | None = None  # None: the default 4789
+    learning: bool = True  # bridge port learning
+    arp_nd_suppress: bool = False  # bridge port neigh_suppress
+    kind: LinkKind = LinkKind.VXLAN
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Veth(Link):
+    peer: str
+    kind: LinkKind = LinkKind.VETH
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Vlan(Link):
+    raw_device: str
+    vlan_id: int
+    protocol: str = "802.1q"
+    kind: LinkKind = LinkKind.VLAN
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Vrf(Link):
+    table: str = "auto"
+    # non-exit EVPN nodes: "unreachable default metric 4278198272" in the VRF table
+    unreachable_default: bool = False
+    kind: LinkKind = LinkKind.VRF
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Dummy(Link):
+    kind: LinkKind = LinkKind.DUMMY
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OvsIntPort(Link):
+    ovs_bridge: str
+    ovs_options: str
+    kind: LinkKind = LinkKind.OVS_INT_PORT
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Existing(Link):
+    """Settings sdnkit adds to an interface it does not own (only what is listed here)."""
+
+    ovs_ports: tuple[str, ...] = ()
+    vlan_protocol: str | None = None
+    kind: LinkKind = LinkKind.EXISTING
+
+
+AnyLink = Bridge | Vxlan | Veth | Vlan | Vrf | Dummy | OvsIntPort | Existing
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SnatRule:
+    """Source NAT of a subnet's traffic leaving through ``out_iface`` (subnet ``snat``)."""
+
+    vnet: str
+    subnet: str  # subnet ID
+    source: IPNetwork
+    out_iface: str
+    to_source: IPAddress
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StaticRoute:
+    prefix: IPNetwork
+    via: IPAddress | None = None
+    dev: str | None = None
+    vrf: str | None = None
+    blackhole: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DhcpRangePlan:
+    start: IPAddress
+    end: IPAddress
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DhcpSubnet:
+    subnet: str  # subnet ID, the dnsmasq tag
+    vnet: str
+    network: IPNetwork
+    gateway: IPAddress | None = None
+    dns_server: IPAddress | None = None
+    ranges: tuple[DhcpRangePlan, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DhcpInstance:
+    """One dnsmasq instance of one zone on this node."""
+
+    zone: str
+    mtu: int
+    subnets: tuple[DhcpSubnet, ...] = ()
+
+    @property
+    def vnets(self) -> tuple[str, ...]:
+        return tuple(sorted({s.vnet for s in self.subnets}))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IpSet:
+    """A firewall IP set (``<vnet>-all``, ``-gateway``, ``-no-gateway``, ``-dhcp``, ``guest-ipam-<id>``)."""
+
+    name: str
+    comment: str = ""
+    # elements are networks, addresses or "a-b" ranges; nomatch ones are excluded ("!ip")
+    elements: tuple[str, ...] = ()
+    nomatch: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NodePlan:
+    node: str
+    version: int
+    links: tuple[AnyLink, ...] = ()
+    snat: tuple[SnatRule, ...] = ()
+    routes: tuple[StaticRoute, ...] = ()
+    frr: Any = None  # plan.frr model (None: no FRR configuration on this node)
+    frr_daemons: tuple[str, ...] = ()  # extra FRR daemons needed (fabricd, ospfd)
+    dhcp: tuple[DhcpInstance, ...] = ()
+    ipsets: tuple[IpSet, ...] = ()
+    warnings: tuple[str, ...] = field(default=(), compare=False)
+
+    def link(self, name: str) -> AnyLink | None:
+        for link in self.links:
+            if link.name == name:
+                return link
+        return None
