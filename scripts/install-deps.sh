@@ -7,7 +7,7 @@ PACKAGES=(
   iproute2 nftables iptables conntrack iputils-ping busybox isc-dhcp-client psmisc procps
   frr frr-pythontools dnsmasq-base pdns-server pdns-backend-sqlite3 sqlite3 dnsutils
   etcd-server etcd-client user-mode-linux kmod python3 python3-venv python3-pip openssl curl
-  tcpdump
+  tcpdump gcc libc6-dev
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

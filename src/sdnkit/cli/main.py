@@ -15,7 +15,20 @@ from collections.abc import Sequence
 from sdnkit.errors import ConfigError, NotFoundError, SdnError
 
 # one module per command family, in the order they appear in --help
-COMMAND_MODULES: tuple[str, ...] = ("render",)
+COMMAND_MODULES: tuple[str, ...] = (
+    "objects",
+    "changes",
+    "pvesh",
+    "render",
+    "agent",
+    "status",
+    "port",
+    "ipam_ops",
+    "lab",
+    "demo",
+    "serve",
+    "access",
+)
 
 DEFAULT_CONFIG_DIR = "/etc/sdnkit"
 

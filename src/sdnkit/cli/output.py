@@ -8,7 +8,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TextIO
 
 
-def emit_json(data: Any, out: TextIO = sys.stdout) -> None:
+def emit_json(data: Any, out: TextIO | None = None) -> None:
+    out = out or sys.stdout  # looked up per call, so that redirect_stdout works
     json.dump(data, out, indent=2, sort_keys=True, default=str)
     out.write("\n")
 
@@ -25,10 +26,9 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def emit_table(
-    rows: Iterable[Mapping[str, Any]], columns: Sequence[str], out: TextIO = sys.stdout
-) -> None:
+def emit_table(rows: Iterable[Mapping[str, Any]], columns: Sequence[str], out: TextIO | None = None) -> None:
     """A plain aligned table; columns not present in a row stay empty."""
+    out = out or sys.stdout
     cells = [[_cell(row.get(c)) for c in columns] for row in rows]
     widths = [max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(columns)]
     out.write("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip() + "\n")
@@ -36,8 +36,9 @@ def emit_table(
         out.write("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip() + "\n")
 
 
-def emit(data: Any, output: str, columns: Sequence[str] | None = None, out: TextIO = sys.stdout) -> None:
+def emit(data: Any, output: str, columns: Sequence[str] | None = None, out: TextIO | None = None) -> None:
     """JSON when asked, otherwise a table for lists of objects or ``key: value`` lines."""
+    out = out or sys.stdout
     if output == "json":
         emit_json(data, out)
     elif isinstance(data, list) and columns:

@@ -403,7 +403,7 @@ class ArrayOf(Format):
     json_type: ClassVar[str] = "array"
 
     def parse(self, raw: object) -> tuple[PropertyValue, ...]:
-        if isinstance(raw, str | PropertyValue) or isinstance(raw, Mapping):
+        if isinstance(raw, str | PropertyValue | Mapping):
             raw = [raw]
         if not isinstance(raw, list | tuple):
             raise ValueError("expected a list of property strings")

@@ -309,9 +309,7 @@ class SdnConfig:
     def _typed(self, name: str, kind: Kind, build: Any, accept: Any = None) -> Any:
         if name not in self._cache:
             secs = self.of(kind)
-            self._cache[name] = {
-                i: build(secs[i]) for i in sorted(secs) if accept is None or accept(secs[i])
-            }
+            self._cache[name] = {i: build(secs[i]) for i in sorted(secs) if accept is None or accept(secs[i])}
         return self._cache[name]
 
     @property
@@ -340,9 +338,7 @@ class SdnConfig:
 
     @property
     def fabrics(self) -> dict[str, Fabric]:
-        return self._typed(
-            "fabrics", Kind.FABRICS, Fabric.from_section, lambda s: s.type.endswith("_fabric")
-        )
+        return self._typed("fabrics", Kind.FABRICS, Fabric.from_section, lambda s: s.type.endswith("_fabric"))
 
     @property
     def fabric_nodes(self) -> dict[str, FabricNode]:
@@ -350,13 +346,22 @@ class SdnConfig:
             "fabric_nodes", Kind.FABRICS, FabricNode.from_section, lambda s: s.type.endswith("_node")
         )
 
+    def _grouped(self, name: str, items: Any, key: Any) -> dict[str, list[Any]]:
+        """An index ``key(item) -> [items]`` built once (lookups per vnet must not scan all)."""
+        if name not in self._cache:
+            index: dict[str, list[Any]] = {}
+            for item in items.values():
+                index.setdefault(key(item), []).append(item)
+            self._cache[name] = index
+        return self._cache[name]  # type: ignore[no-any-return]
+
     def subnets_of(self, vnet: str) -> list[Subnet]:
         """Subnets of a vnet, sorted by ID."""
-        return [s for s in self.subnets.values() if s.vnet == vnet]
+        return list(self._grouped("subnets_by_vnet", self.subnets, lambda s: s.vnet).get(vnet, ()))
 
     def vnets_of(self, zone: str) -> list[Vnet]:
         """Vnets of a zone, sorted by ID."""
-        return [v for v in self.vnets.values() if v.zone == zone]
+        return list(self._grouped("vnets_by_zone", self.vnets, lambda v: v.zone).get(zone, ()))
 
     def zone_of(self, vnet: str) -> Zone | None:
         v = self.vnets.get(vnet)

@@ -96,9 +96,7 @@ class TypeSpec:
         """Keys in the order PVE writes them: required sorted, then optional sorted."""
         if self.field_order is not None:
             return [k for k in self.field_order if k in keys]
-        return sorted(k for k in self.required if k in keys) + sorted(
-            k for k in self.optional if k in keys
-        )
+        return sorted(k for k in self.required if k in keys) + sorted(k for k in self.optional if k in keys)
 
 
 # ID formats (spec §2.1) ---------------------------------------------------------------------
@@ -329,7 +327,11 @@ TYPES: dict[Kind, dict[str, TypeSpec]] = {
             "BGP peering of one node.",
         ),
         "isis": _spec(
-            Kind.CONTROLLERS, "isis", "isis-domain isis-ifaces isis-net node", "loopback", "IS-IS of one node."
+            Kind.CONTROLLERS,
+            "isis",
+            "isis-domain isis-ifaces isis-net node",
+            "loopback",
+            "IS-IS of one node.",
         ),
     },
     Kind.IPAMS: {

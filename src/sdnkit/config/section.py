@@ -134,10 +134,10 @@ def check_subnet_cidr(cidr: object) -> str:
         net = ipaddress.ip_network(text, strict=False)
     except ValueError:
         raise ConfigError(f"subnet {text!r} is not a valid CIDR", key="subnet", value=cidr) from None
-    if "/" not in text or net.prefixlen < 8:
-        raise ConfigError(
-            f"subnet {text!r}: prefix length must be /8 or longer", key="subnet", value=cidr
-        )
+    if "/" not in text:
+        raise ConfigError(f"subnet {text!r} is not a valid CIDR: no prefix length", key="subnet", value=cidr)
+    if net.prefixlen < 8:
+        raise ConfigError(f"subnet {text!r}: prefix length must be /8 or longer", key="subnet", value=cidr)
     return text
 
 

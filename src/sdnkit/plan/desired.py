@@ -24,6 +24,21 @@ class LinkKind(StrEnum):
     EXISTING = "existing"  # an interface the node already has (uplink bridge, fabric NIC)
 
 
+class LinkRole(StrEnum):
+    """What a link is for; the ifupdown2 renderer picks PVE's stanza style by role."""
+
+    VNET = "vnet"  # the vnet bridge guests plug into
+    VNET_PORT = "vnet-port"  # a vnet's uplink: vxlan_<vnet>, ln_/pr_<vnet> veths or OVS port
+    LEGACY_BRIDGE = "legacy-bridge"  # <bridge>v<tag>: VLAN zone on a plain Linux bridge
+    ZONE_BRIDGE = "zone-bridge"  # z_<zone>: QinQ zone's vlan-aware bridge
+    ZONE_PORT = "zone-port"  # ln_/pr_<zone>, sv_<zone>: QinQ zone uplinks
+    UPLINK = "uplink"  # the node's own bridge (OVS ports, VLAN protocol) and its VLAN devices
+    VRF = "vrf"  # vrf_<zone>
+    L3VNI = "l3vni"  # vrfvx_/vrfbr_<zone>: the EVPN zone's routed VNI
+    XVRF = "xvrf"  # xvrf_/xvrfp_<zone>: exit-node veth between the default VRF and the zone
+    FABRIC = "fabric"  # dummy_<fabric> and the fabric NICs (ifupdown2 ``inet static`` stanzas)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Link:
     """Settings every link kind shares."""
@@ -38,6 +53,7 @@ class Link:
     ip6_forward: bool | None = None  # net.ipv6.conf.<if>.forwarding
     arp_accept: bool | None = None
     routes: tuple[IPNetwork, ...] = ()  # device routes ("up ip route add <net> dev <if>")
+    role: LinkRole | None = None
 
     kind: LinkKind = LinkKind.EXISTING
 
@@ -81,6 +97,9 @@ class Vlan(Link):
     raw_device: str
     vlan_id: int
     protocol: str = "802.1q"
+    # ifupdown2 creates "<raw>.<id>" from its name alone (a bridge port): the stanza only carries
+    # options that differ from the defaults, and there is none when nothing differs
+    implicit: bool = False
     kind: LinkKind = LinkKind.VLAN
 
 
@@ -109,6 +128,9 @@ class Existing(Link):
     """Settings sdnkit adds to an interface it does not own (only what is listed here)."""
 
     ovs_ports: tuple[str, ...] = ()
+    # how ``ovs_ports`` are grouped on ``ovs_ports`` lines of the interfaces file (PVE: one line
+    # per VLAN vnet, one shared line for QinQ zones); empty: a single line with every port
+    ovs_port_lines: tuple[tuple[str, ...], ...] = ()
     vlan_protocol: str | None = None
     kind: LinkKind = LinkKind.EXISTING
 
@@ -125,6 +147,9 @@ class SnatRule:
     source: IPNetwork
     out_iface: str
     to_source: IPAddress
+    # conntrack zone for traffic from firewall bridges (``-i fwbr+ -j CT --zone N``); set on the
+    # first SNAT rule of each vnet and address family (PVE repeats it per subnet, §10.9)
+    conntrack_zone: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -153,12 +178,27 @@ class DhcpSubnet:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class DhcpHost:
+    """A static DHCP mapping: the addresses IPAM holds for one MAC in one zone (an ``ethers`` line)."""
+
+    mac: str  # lower case
+    ips: tuple[IPAddress, ...] = ()  # sorted, IPv4 before IPv6
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class DhcpInstance:
     """One dnsmasq instance of one zone on this node."""
 
     zone: str
     mtu: int
     subnets: tuple[DhcpSubnet, ...] = ()
+    # static mappings from IPAM state (not from the config: see plan/dhcp.py ``with_hosts``)
+    hosts: tuple[DhcpHost, ...] = ()
+    plugin: str = "dnsmasq"  # the zone's ``dhcp`` option
+    # the vnets' layer 2 spans several nodes (vxlan/evpn), so every node's server sees each request
+    shared_segment: bool = False
+    # the VRF the vnet bridges are enslaved to (evpn): the server runs inside it (``ip vrf exec``)
+    vrf: str | None = None
 
     @property
     def vnets(self) -> tuple[str, ...]:

@@ -60,6 +60,7 @@ class NodeFacts:
     route4: Route | None = None
     route6: Route | None = None
     frr_local: str | None = None  # content of /etc/frr/frr.conf.local, if any
+    frr_version: str | None = None  # installed FRR version for the frr.conf header (None: PVE's)
 
     def iface(self, name: str) -> InterfaceFacts | None:
         return self.interfaces.get(name)

@@ -1,0 +1,118 @@
+"""How the agent puts a plan on the node: the reconciler, or ifupdown2 for hosts that keep it.
+
+Each backend takes the running config, the config last applied on this node, the node's facts
+and the options, and returns an :class:`Outcome`. Registered in :data:`BACKENDS` by name.
+
+* ``netlink`` (default): ``realize.apply.apply_plan`` changes only the difference and rolls a
+  failed apply back. The backend then holds the failing zone back (agent/holdback.py) and applies
+  the rest, so one broken zone does not stop the others.
+* ``ifupdown2``: writes the rendered interfaces file (atomically) and runs ``ifreload -a``; a
+  failure makes every zone of the node ``error``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sdnkit.agent.holdback import held_back, zones_of
+from sdnkit.config.running import RunningConfig
+from sdnkit.errors import PlanError, RealizeError
+from sdnkit.plan.desired import NodePlan
+from sdnkit.plan.facts import NodeFacts
+
+if TYPE_CHECKING:
+    from sdnkit.agent.agent import AgentOptions
+
+REALIZE_SUBDIR = "realize"  # the reconciler's ownership record, below the agent's state dir
+
+
+class Backend(StrEnum):
+    NETLINK = "netlink"
+    IFUPDOWN2 = "ifupdown2"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Outcome:
+    """What a backend did: the config now live, the zones it held back, the change count."""
+
+    applied: RunningConfig
+    plan: NodePlan | None = None  # the plan now live (None: nothing of this version is)
+    failed: Mapping[str, str] = field(default_factory=dict)  # zone -> reason
+    changes: int | None = None
+    error: str | None = None  # nothing of this version could be applied
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        return self.plan.warnings if self.plan else ()
+
+
+def plan_node(running: RunningConfig, facts: NodeFacts) -> NodePlan:
+    from sdnkit.plan.planner import plan_node as plan
+
+    return plan(running, facts)
+
+
+def _reconcile(plan: NodePlan, opts: AgentOptions) -> int:
+    """Apply the plan with the reconciler; the number of changes it made."""
+    from sdnkit.realize.apply import apply_plan
+
+    result = apply_plan(plan, netns=opts.netns, state_dir=opts.state_dir / REALIZE_SUBDIR)
+    return len(result.changes) + int(result.nat_changed) + int(result.frr_changed)
+
+
+def netlink_backend(
+    running: RunningConfig, previous: RunningConfig, facts: NodeFacts, opts: AgentOptions
+) -> Outcome:
+    failed: dict[str, str] = {}
+    config = running
+    for _ in range(len(running.config.zones) + 1):
+        try:
+            plan = plan_node(config, facts)
+            changes = _reconcile(plan, opts)
+        except (PlanError, RealizeError) as err:
+            culprits = zones_of(err, config, facts, plan_node) - set(failed)
+            if not culprits:
+                return Outcome(applied=previous, failed=failed, error=str(err))
+            failed.update(dict.fromkeys(sorted(culprits), str(err)))
+            config = held_back(running, previous, failed)
+            continue
+        return Outcome(applied=config, plan=plan, failed=failed, changes=changes)
+    return Outcome(applied=previous, failed=failed, error="every zone failed")
+
+
+def write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
+def ifupdown2_backend(
+    running: RunningConfig, previous: RunningConfig, facts: NodeFacts, opts: AgentOptions
+) -> Outcome:
+    from sdnkit.render import ifupdown
+
+    try:
+        plan = plan_node(running, facts)
+    except PlanError as err:
+        return Outcome(applied=previous, error=str(err))
+    write_atomic(opts.interfaces_file, ifupdown.render_interfaces(plan))
+    argv = [*(["ip", "netns", "exec", opts.netns] if opts.netns else []), *opts.ifreload]
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, check=False)
+    except OSError as err:
+        return Outcome(applied=previous, error=f"{opts.ifreload[0]}: {err}")
+    if done.returncode != 0:
+        reason = (done.stderr or done.stdout).strip()
+        return Outcome(applied=previous, error=f"{' '.join(opts.ifreload)} failed: {reason}")
+    return Outcome(applied=running, plan=plan)
+
+
+Realizer = Callable[[RunningConfig, RunningConfig, NodeFacts, "AgentOptions"], Outcome]
+BACKENDS: dict[Backend, Realizer] = {Backend.NETLINK: netlink_backend, Backend.IFUPDOWN2: ifupdown2_backend}

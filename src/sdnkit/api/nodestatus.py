@@ -1,0 +1,71 @@
+"""Zone and vnet status of one node, from the node agents' status records (spec §4.5).
+
+PVE's rules, applied to sdnkit's records (``agent/status.py``):
+
+* nothing applied yet (no running version) → no entries;
+* the node has no record, or its applied version is older than the running one → every zone
+  and vnet of the node is ``pending`` with PVE's message ("... not yet generated|too old, please
+  reload");
+* otherwise the statuses the agent reported (``available``, or ``error`` with ``statusmsg``).
+
+Only zones deployed on the node (their ``nodes`` option) and their vnets are listed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sdnkit.agent import status as records
+from sdnkit.store.base import Store
+from sdnkit.store.snapshot import read_running
+
+__all__ = ["NodeView", "known_nodes", "node_view"]
+
+NOT_GENERATED = "local sdn network configuration is not yet generated, please reload"
+TOO_OLD = "local sdn network configuration is too old, please reload"
+
+
+@dataclass(frozen=True, slots=True)
+class NodeView:
+    zones: dict[str, dict[str, Any]]  # zone -> {zone, status, statusmsg?}
+    vnets: dict[str, dict[str, Any]]  # vnet -> {vnet, zone, status, statusmsg?}
+
+
+def _entry(key: str, ident: str, status: str, message: str | None, **extra: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {key: ident, "status": status, **extra}
+    if message:
+        out["statusmsg"] = message
+    return out
+
+
+def node_view(store: Store, node: str) -> NodeView:
+    running = read_running(store)
+    if running.version == 0:
+        return NodeView({}, {})
+    cfg = running.config
+    zones = {z: zone for z, zone in cfg.zones.items() if zone.on_node(node)}
+    vnets = {v: vnet for v, vnet in cfg.vnets.items() if vnet.zone in zones}
+    record = records.read(store, node)
+    if record is None or record.applied < running.version:
+        msg = NOT_GENERATED if record is None else TOO_OLD
+        return NodeView(
+            {z: _entry("zone", z, "pending", msg, type=zone.type.value) for z, zone in zones.items()},
+            {v: _entry("vnet", v, "pending", msg, zone=vnet.zone) for v, vnet in vnets.items()},
+        )
+    zone_out = {}
+    for z, zone in zones.items():
+        got = record.zones.get(z)
+        status, msg = (got.status.value, got.message) if got else ("pending", NOT_GENERATED)
+        zone_out[z] = _entry("zone", z, status, msg, type=zone.type.value)
+    vnet_out = {}
+    for v, vnet in vnets.items():
+        got = record.vnets.get(v)
+        status, msg = (got.status.value, got.message) if got else ("error", "vnet is not generated")
+        vnet_out[v] = _entry("vnet", v, status, msg, zone=vnet.zone)
+    return NodeView(zone_out, vnet_out)
+
+
+def known_nodes(store: Store) -> list[str]:
+    """Nodes that reported a status."""
+    return sorted(r.node for r in records.read_all(store))

@@ -1,0 +1,182 @@
+"""``/nodes``: node list, per-node SDN status (spec §4.2) and the status of apply tasks.
+
+``/nodes/{node}/sdn/zones`` is filtered to the zones the caller may audit (PVE does not filter:
+§10.15). Status comes from the agents' records (``api/nodestatus.py``). The live-kernel views of
+PVE (``bridges``, ``ip-vrf``, ``mac-vrf``, fabric routes) are not served; see ``docs/api.md``.
+
+``/nodes/{node}/tasks/{upid}/status`` answers for the UPIDs that ``PUT /cluster/sdn`` returns:
+apply is synchronous, so such a task has always stopped with ``OK``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from fastapi import APIRouter
+
+from sdnkit.api.endpoint import Call, add
+from sdnkit.api.nodestatus import known_nodes, node_view
+from sdnkit.api.params import NODE, Param, id_param
+from sdnkit.api.roles import Privilege
+from sdnkit.api.routes.cluster import local_node
+from sdnkit.config.formats import Text
+from sdnkit.config.schema import Kind
+from sdnkit.errors import NotFoundError
+
+READ = (Privilege.SDN_AUDIT, Privilege.SDN_ALLOCATE)
+UPID = re.compile(
+    r"UPID:(?P<node>[a-zA-Z0-9-]+):(?P<pid>[0-9A-F]{8}):(?P<pstart>[0-9A-F]{8,9}):(?P<starttime>[0-9A-F]{8}):"
+    r"(?P<type>[^:\s]+):(?P<id>[^:\s]*):(?P<user>[^:\s]+):"
+)
+UPID_PARAM = Param(
+    "upid",
+    "The task's unique ID.",
+    Text(r"UPID:[a-zA-Z0-9-]+:[0-9A-F]{8}:[0-9A-F]{8,9}:[0-9A-F]{8}:[^:\s]+:[^:\s]*:[^:\s]+:", 512, "UPID"),
+)
+
+
+def _nodes(call: Call) -> Any:
+    names = sorted({local_node(), *known_nodes(call.service.store)})
+    return [
+        {"node": n, "type": "node", "status": "online" if n == local_node() else "unknown"} for n in names
+    ]
+
+
+def _node_index(call: Call) -> Any:
+    return [{"name": "sdn"}, {"name": "tasks"}]
+
+
+def _sdn_index(call: Call) -> Any:
+    return [{"subdir": "vnets"}, {"subdir": "zones"}]
+
+
+def _zones(call: Call) -> Any:
+    view = node_view(call.service.store, call.path["node"])
+    return [z for name, z in view.zones.items() if call.perms.has(f"/sdn/zones/{name}", Privilege.SDN_AUDIT)]
+
+
+def _zone(call: Call) -> dict[str, Any]:
+    zone = call.path["zone"]
+    call.perms.check(f"/sdn/zones/{zone}", Privilege.SDN_AUDIT)
+    view = node_view(call.service.store, call.path["node"])
+    if zone not in view.zones:
+        raise NotFoundError(f'zone "{zone}" is not running on node "{call.path["node"]}"', key="zone")
+    return view.zones[zone]
+
+
+def _zone_index(call: Call) -> Any:
+    _zone(call)
+    return [{"subdir": "content"}]
+
+
+def _zone_content(call: Call) -> Any:
+    zone = _zone(call)["zone"]
+    view = node_view(call.service.store, call.path["node"])
+    return [
+        {k: v for k, v in vnet.items() if k != "zone"} for vnet in view.vnets.values() if vnet["zone"] == zone
+    ]
+
+
+def _vnets(call: Call) -> Any:
+    view = node_view(call.service.store, call.path["node"])
+    return [
+        v
+        for name, v in view.vnets.items()
+        if call.perms.has(f"/sdn/zones/{v['zone']}/{name}", *READ, any_of=True)
+    ]
+
+
+def _vnet_index(call: Call) -> Any:
+    vnet = call.path["vnet"]
+    view = node_view(call.service.store, call.path["node"])
+    if vnet not in view.vnets:
+        raise NotFoundError(f'vnet "{vnet}" is not running on node "{call.path["node"]}"', key="vnet")
+    call.perms.check(f"/sdn/zones/{view.vnets[vnet]['zone']}/{vnet}", Privilege.SDN_AUDIT)
+    return []  # PVE lists "mac-vrf" (EVPN routes from FRR), which sdnkit does not serve
+
+
+def _task(call: Call) -> dict[str, Any]:
+    match = UPID.fullmatch(call.path["upid"])
+    assert match is not None  # the path parameter's format guarantees it
+    if match["user"] != call.caller.ugid:
+        call.perms.check(f"/nodes/{call.path['node']}", Privilege.SYS_AUDIT)
+    if match["node"] != call.path["node"] or match["type"] != "reloadnetworkall":
+        raise NotFoundError(f"no such task {call.path['upid']!r} on node {call.path['node']!r}", key="upid")
+    return match.groupdict()
+
+
+def _task_status(call: Call) -> Any:
+    task = _task(call)
+    return {
+        **task,
+        "upid": call.path["upid"],
+        "pid": int(task["pid"], 16),
+        "pstart": int(task["pstart"], 16),
+        "starttime": int(task["starttime"], 16),
+        "status": "stopped",
+        "exitstatus": "OK",
+    }
+
+
+def _task_log(call: Call) -> Any:
+    task = _task(call)
+    return [{"n": 1, "t": f"running version {task['id']} committed"}, {"n": 2, "t": "TASK OK"}]
+
+
+def register(router: APIRouter) -> None:
+    node = {"node": NODE}
+    zone = {**node, "zone": id_param(Kind.ZONES)}
+    vnet = {**node, "vnet": id_param(Kind.VNETS)}
+    task = {**node, "upid": UPID_PARAM}
+    add(
+        router,
+        "GET",
+        "/nodes",
+        _nodes,
+        summary="Cluster nodes (the local one and those that reported status).",
+    )
+    add(router, "GET", "/nodes/{node}", _node_index, path_params=node, summary="Node index.")
+    add(router, "GET", "/nodes/{node}/sdn", _sdn_index, path_params=node, summary="SDN index of a node.")
+    add(
+        router,
+        "GET",
+        "/nodes/{node}/sdn/zones",
+        _zones,
+        path_params=node,
+        summary="Status of the zones on a node (filtered by SDN.Audit).",
+    )
+    add(router, "GET", "/nodes/{node}/sdn/zones/{zone}", _zone_index, path_params=zone, summary="Zone index.")
+    add(
+        router,
+        "GET",
+        "/nodes/{node}/sdn/zones/{zone}/content",
+        _zone_content,
+        path_params=zone,
+        summary="Status of the vnets of a zone on a node.",
+    )
+    add(
+        router,
+        "GET",
+        "/nodes/{node}/sdn/vnets",
+        _vnets,
+        path_params=node,
+        summary="Status of the vnets on a node (sdnkit).",
+    )
+    add(router, "GET", "/nodes/{node}/sdn/vnets/{vnet}", _vnet_index, path_params=vnet, summary="Vnet index.")
+    add(
+        router,
+        "GET",
+        "/nodes/{node}/tasks/{upid}/status",
+        _task_status,
+        path_params=task,
+        summary="Status of an apply task (always finished: apply is synchronous).",
+    )
+    add(
+        router,
+        "GET",
+        "/nodes/{node}/tasks/{upid}/log",
+        _task_log,
+        path_params=task,
+        summary="Log of an apply task.",
+    )

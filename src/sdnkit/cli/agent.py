@@ -1,0 +1,121 @@
+"""``sdn agent``: realize the running config on this node, once or continuously.
+
+    sdn agent --once [--node NAME] [--netns NS]       one pass, prints the node's status record
+    sdn agent [--interval S] [--resync S]             keep running; apply each new running version
+    sdn agent --backend ifupdown2 [--interfaces-file PATH] [--ifreload CMD]
+
+Exit code of ``--once``: 0 when every zone and vnet of the node is available, 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import signal
+import socket
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from sdnkit.agent.agent import DEFAULT_INTERFACES, DEFAULT_STATE_DIR, AgentOptions
+from sdnkit.agent.backends import Backend
+from sdnkit.agent.status import NodeStatus
+from sdnkit.cli.output import emit
+from sdnkit.errors import SdnError
+
+
+def status_rows(record: NodeStatus) -> list[dict[str, Any]]:
+    """Table rows: one per zone (type: the zone type) and vnet (type: its zone)."""
+    objects = [(f"zone/{k}", v.zone_type, v) for k, v in sorted(record.zones.items())]
+    objects += [(f"vnet/{k}", v.zone, v) for k, v in sorted(record.vnets.items())]
+    return [
+        {"node": record.node, "object": name, "type": kind, "status": st.status.value,
+         "version": record.applied, "message": st.message}
+        for name, kind, st in objects
+    ]  # fmt: skip
+
+
+COLUMNS = ["node", "object", "type", "status", "version", "message"]
+
+
+def _options(args: argparse.Namespace) -> AgentOptions:
+    return AgentOptions(
+        node=args.node or socket.gethostname().split(".")[0],
+        netns=args.netns,
+        state_dir=Path(args.state_dir),
+        backend=Backend(args.backend),
+        interfaces_file=Path(args.interfaces_file),
+        ifreload=tuple(shlex.split(args.ifreload)),
+        frr_local=Path(args.frr_local) if args.frr_local else None,
+        dhcp_root=Path(args.dhcp_root) if args.dhcp_root else None,
+        firewall=False if args.no_firewall else None,
+    )
+
+
+def _report(output: str) -> Any:
+    def report(result: NodeStatus | SdnError) -> None:
+        stamp = time.strftime("%H:%M:%S")
+        if isinstance(result, SdnError):
+            print(f"{stamp} error: {result}", flush=True)
+        elif output == "json":
+            emit(result.to_json(), "json")
+            sys.stdout.flush()
+        else:
+            bad = [f"{k}: {v.message}" for k, v in {**result.zones, **result.vnets}.items() if v.message]
+            state = "ok" if result.ok else "errors: " + "; ".join(bad or [result.error or "?"])
+            print(
+                f"{stamp} version {result.version} applied={result.applied} changes={result.changes} {state}",
+                flush=True,
+            )
+
+    return report
+
+
+def cmd_agent(args: argparse.Namespace) -> int:
+    from sdnkit.agent import agent
+    from sdnkit.store import open_store
+
+    store = open_store(args.config_dir)
+    opts = _options(args)
+    if args.once:
+        record = agent.run_once(store, opts)
+        if args.output == "json":
+            emit(record.to_json(), "json")
+        else:
+            emit(status_rows(record), "text", COLUMNS)
+            if record.error:
+                print(f"error: {record.error}", file=sys.stderr)
+        return 0 if record.ok else 1
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    print(f"sdn agent: node {opts.node}, store {args.config_dir}, backend {opts.backend}", flush=True)
+    agent.run_forever(
+        store, opts, interval=args.interval, resync=args.resync, stop=stop, report=_report(args.output)
+    )
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser("agent", help="realize the running config on this node")
+    p.add_argument("--once", action="store_true", help="apply once and exit")
+    p.add_argument("--node", help="node name (default: the hostname)")
+    p.add_argument("--netns", help="realize in this network namespace instead of the current one")
+    p.add_argument(
+        "--state-dir", default=str(DEFAULT_STATE_DIR), help=f"agent state (default {DEFAULT_STATE_DIR})"
+    )
+    p.add_argument("--backend", choices=[b.value for b in Backend], default=Backend.NETLINK.value)
+    p.add_argument(
+        "--interfaces-file", default=str(DEFAULT_INTERFACES), help="ifupdown2 backend: file to write"
+    )
+    p.add_argument("--ifreload", default="ifreload -a", help="ifupdown2 backend: reload command")
+    p.add_argument(
+        "--frr-local", default="/etc/frr/frr.conf.local", help="local FRR additions, if the file exists"
+    )
+    p.add_argument("--dhcp-root", help="keep the DHCP servers' files below DIR (default: PVE's paths)")
+    p.add_argument("--no-firewall", action="store_true", help="do not manage the firewall IP sets")
+    p.add_argument("--interval", type=float, default=1.0, help="seconds between checks of the running config")
+    p.add_argument("--resync", type=float, default=300.0, help="re-apply at least every S seconds")
+    p.set_defaults(func=cmd_agent)

@@ -1,0 +1,133 @@
+"""Firewall IP sets as nftables named sets.
+
+nft sets hold one address family and have no ``nomatch`` entries, so each planned
+:class:`IpSet` becomes two interval sets, ``<name>-v4`` (``ipv4_addr``) and ``<name>-v6``
+(``ipv6_addr``), whose elements are the set's addresses, networks and ranges **minus** its
+``nomatch`` entries, merged into disjoint intervals. ``vnet0-no-gateway-v4`` of the seed's example
+is thus ``{ 192.0.2.0, 192.0.2.2-192.0.2.255 }``: the subnet without its gateway. Both families
+always exist, empty or not, so a rule may name either.
+
+The sets live in their own table, ``table inet sdnkit-ipsets``. nft sets are local to a table:
+firewall rules that use them go into chains of this same table (sdnkit never flushes the
+table, only its sets), e.g.::
+
+    table inet sdnkit-ipsets {
+        chain vnet0-forward {
+            type filter hook forward priority 0;
+            ip saddr @vnet0-no-gateway-v4 counter drop
+        }
+    }
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+
+from sdnkit.config.model import IPAddress
+from sdnkit.plan.desired import IpSet
+
+__all__ = ["FAMILIES", "TABLE", "NftSet", "element_text", "intervals", "nft_sets", "render_ipsets"]
+
+TABLE = "sdnkit-ipsets"
+FAMILIES = {4: ("v4", "ipv4_addr"), 6: ("v6", "ipv6_addr")}
+
+Interval = tuple[int, int]  # first and last address, as integers
+
+
+@dataclass(frozen=True, slots=True)
+class NftSet:
+    name: str
+    version: int
+    comment: str
+    intervals: tuple[Interval, ...]
+
+    @property
+    def type(self) -> str:
+        return FAMILIES[self.version][1]
+
+
+def _interval(text: str) -> tuple[int, Interval]:
+    """An element (``addr``, ``net/len`` or ``a-b``) as (family, interval)."""
+    if "-" in text:
+        first, last = (ipaddress.ip_address(p.strip()) for p in text.split("-", 1))
+        return first.version, (int(first), int(last))
+    net = ipaddress.ip_network(text, strict=False)
+    return net.version, (int(net.network_address), int(net.broadcast_address))
+
+
+def _merge(spans: list[Interval]) -> list[Interval]:
+    merged: list[Interval] = []
+    for first, last in sorted(spans):
+        if merged and first <= merged[-1][1] + 1:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], last))
+        else:
+            merged.append((first, last))
+    return merged
+
+
+def _subtract(spans: list[Interval], holes: list[Interval]) -> list[Interval]:
+    out: list[Interval] = []
+    for first, last in spans:
+        pieces = [(first, last)]
+        for hole_first, hole_last in holes:
+            pieces = [
+                part
+                for lo, hi in pieces
+                for part in ((lo, min(hi, hole_first - 1)), (max(lo, hole_last + 1), hi))
+                if part[0] <= part[1]
+            ]
+        out += pieces
+    return out
+
+
+def intervals(ipset: IpSet, version: int) -> tuple[Interval, ...]:
+    """The disjoint, sorted intervals of one family: elements minus nomatch."""
+    spans = [iv for v, iv in map(_interval, ipset.elements) if v == version]
+    holes = [iv for v, iv in map(_interval, ipset.nomatch) if v == version]
+    return tuple(_merge(_subtract(_merge(spans), _merge(holes))))
+
+
+def nft_sets(ipset: IpSet) -> tuple[NftSet, NftSet]:
+    v4, v6 = (NftSet(f"{ipset.name}-{FAMILIES[v][0]}", v, ipset.comment, intervals(ipset, v)) for v in (4, 6))
+    return v4, v6
+
+
+def _ip(version: int, value: int) -> IPAddress:
+    return ipaddress.IPv4Address(value) if version == 4 else ipaddress.IPv6Address(value)
+
+
+def element_text(version: int, interval: Interval) -> str:
+    """One element: an address, a network when the interval is exactly one, else ``a-b``."""
+    first, last = (_ip(version, v) for v in interval)
+    if first == last:
+        return str(first)
+    nets = list(ipaddress.summarize_address_range(first, last))
+    return str(nets[0]) if len(nets) == 1 else f"{first}-{last}"
+
+
+def _quote(text: str) -> str:
+    # comments come from IDs (letters and digits), but never let one break out of the quotes
+    return '"' + text.replace("\\", "").replace('"', "'") + '"'
+
+
+def set_body(nset: NftSet, *, elements: bool = True) -> list[str]:
+    lines = [f"type {nset.type}", "flags interval"]
+    if nset.comment:
+        lines.append(f"comment {_quote(nset.comment)}")
+    if elements and nset.intervals:
+        text = ", ".join(element_text(nset.version, iv) for iv in nset.intervals)
+        lines.append(f"elements = {{ {text} }}")
+    return lines
+
+
+def render_ipsets(ipsets: tuple[IpSet, ...], table: str = TABLE) -> str:
+    """The table with every set, as ``nft -f`` reads it (the ``sdn render`` output)."""
+    out = [f"table inet {table} {{"]
+    for ipset in sorted(ipsets, key=lambda s: s.name):
+        for nset in nft_sets(ipset):
+            out.append(f"\tset {nset.name} {{")
+            out += [f"\t\t{line}" for line in set_body(nset)]
+            out.append("\t}")
+    out.append("}")
+    return "\n".join(out) + "\n"

@@ -1,0 +1,8 @@
+"""Compatibility tests against upstream's fixtures; ``equivalence.py`` beside them is importable."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
