@@ -76,6 +76,9 @@ def test_guest_needs_an_applied_vnet_and_its_bridge(lab, capsys):
         lab.lab("guest", "add", "g0", "--node", "node1", "--vnet", "lv1"), capsys, "no bridge on node1 yet"
     )
     assert fails(lab.lab("guest", "add", "g0", "--node", "node7", "--vnet", "lv1"), capsys, 'no node "node7"')
+    bad = lab.lab("guest", "add", "g0;x", "--node", "node1", "--vnet", "lv1")
+    assert fails(bad, capsys, 'guest "g0;x": invalid name')
+    assert fails(lab.sdn("lab", "up", "--name", "Lab-1"), capsys, 'lab "Lab-1": invalid name')
 
 
 def test_guest_is_plugged_as_pve_plugs_a_nic(lab, capsys):

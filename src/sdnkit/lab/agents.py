@@ -115,12 +115,14 @@ def apply_all(state: LabState) -> list[NodeResult]:
         for node in state.node_names
     }
     results = {}
-    while pids:
-        pid, status = os.wait()
-        node = pids.pop(pid, None)
-        if node is not None:
-            rc = os.waitstatus_to_exitcode(status)
-            results[node] = _result(node, rc, outs[node], time.monotonic() - started)
+    while pids:  # only our children: this process may have others (a guest's DHCP client)
+        for pid, node in list(pids.items()):
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                del pids[pid]
+                rc = os.waitstatus_to_exitcode(status)
+                results[node] = _result(node, rc, outs[node], time.monotonic() - started)
+        time.sleep(0.005)
     return [results[n] for n in state.node_names]
 
 

@@ -90,7 +90,7 @@ def _ready(netns: str, links: Sequence[str]) -> bool:
     return True
 
 
-def wait_ready(links: Mapping[str, Sequence[str]], timeout: float = 5.0) -> None:
+def wait_ready(links: Mapping[str, Sequence[str]], timeout: float = 30.0) -> None:
     """Wait until the links have carrier and, as bridge ports, forward (the kernel's link watch
     propagates carrier up to a second late, and a port forwards only then)."""
     deadline = time.monotonic() + timeout

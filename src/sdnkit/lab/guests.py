@@ -21,9 +21,9 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 
 from sdnkit.config.running import RunningConfig
-from sdnkit.errors import ConfigError, NotFoundError, NotSupportedError
+from sdnkit.errors import ConfigError, NotFoundError
 from sdnkit.lab.batch import Batch, Line, run_batch, run_batches, wait_ready
-from sdnkit.lab.state import Guest, LabState
+from sdnkit.lab.state import Guest, LabState, check_guest_name
 from sdnkit.lab.topology import delete_namespaces
 
 
@@ -181,13 +181,17 @@ def plug(state: LabState, guest: Guest, policy: PortPolicy) -> None:
 
 
 def make_guest(state: LabState, spec: GuestSpec) -> Guest:
+    """The guest record for ``spec`` (checked: a new valid name, a lab node, coherent options)."""
+    check_guest_name(spec.name)
     if spec.name in state.guests:
         raise ConfigError(f'guest "{spec.name}" already exists in lab "{state.name}"', obj=spec.name)
     state.node_index(spec.node)
-    if spec.dhcp:
-        # DHCP guests get their address through `sdn port add ... --netns` (IPAM + DHCP mapping)
-        raise NotSupportedError(
-            f'guest "{spec.name}": --dhcp needs the port service, which is not available yet'
+    if spec.dhcp and (spec.ip or spec.gw or spec.vlan is not None or spec.mtu):
+        raise ConfigError(
+            f'guest "{spec.name}": --dhcp takes its address, gateway and MTU from DHCP; '
+            "--ip, --gw, --mtu and --vlan do not go with it",
+            obj=spec.name,
+            key="dhcp",
         )
     return Guest(
         name=spec.name,

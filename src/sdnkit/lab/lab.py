@@ -8,6 +8,7 @@ inside the UML kernel.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 from collections.abc import Sequence
@@ -15,8 +16,8 @@ from contextlib import ExitStack
 from typing import Any
 
 from sdnkit.config.running import RunningConfig
-from sdnkit.errors import ConfigError, NotFoundError
-from sdnkit.lab import agents, guests, topology
+from sdnkit.errors import ConfigError, NotFoundError, SdnError
+from sdnkit.lab import agents, dhcpguest, guests, topology
 from sdnkit.lab.state import MAX_NODES, Guest, Kernel, LabState, LabStore, replace
 
 
@@ -49,6 +50,13 @@ class Lab:
 
     def _teardown(self, state: LabState) -> None:
         agents.stop_all(state)
+        for guest in state.guests.values():
+            if guest.dhcp:  # give its address back to the IPAM of the store the lab shares
+                with contextlib.suppress(SdnError):
+                    dhcpguest.unplug(state, guest)
+        for node in state.node_names:  # the agents' DHCP servers outlive a deleted namespace
+            with contextlib.suppress(SdnError):
+                dhcpguest.stop_servers(state, node)
         topology.delete_namespaces([*state.namespaces, *(g.netns for g in state.guests.values())])
         self.store.remove()
 
@@ -60,14 +68,18 @@ class Lab:
         with self.store.locked():
             state = self.store.load()
             guest = guests.make_guest(state, spec)
-            policy = guests.port_policy(state, running, spec)
+            policy = None if spec.dhcp else guests.port_policy(state, running, spec)
             # recorded first, so that `down` removes it even if this process dies half way
             self.store.save(replace(state, guests={**state.guests, guest.name: guest}, last_vmid=guest.vmid))
             try:
-                guests.plug(state, guest, policy)
+                if policy is None:
+                    guest = dhcpguest.plug(state, guest)
+                else:
+                    guests.plug(state, guest, policy)
             except BaseException:
                 self.store.save(replace(state, last_vmid=guest.vmid))
                 raise
+            self.store.save(replace(state, guests={**state.guests, guest.name: guest}, last_vmid=guest.vmid))
             return guest
 
     def del_guest(self, name: str) -> None:
@@ -76,7 +88,10 @@ class Lab:
             guest = state.guests.get(name)
             if guest is None:
                 raise NotFoundError(f'lab "{self.name}": no guest "{name}"', obj=name)
-            topology.delete_namespaces([guest.netns])
+            if guest.dhcp:
+                dhcpguest.unplug(state, guest)
+            else:
+                topology.delete_namespaces([guest.netns])
             self.store.save(replace(state, guests={k: v for k, v in state.guests.items() if k != name}))
 
     def exec(self, member: str, argv: Sequence[str]) -> int:

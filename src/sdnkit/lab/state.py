@@ -81,6 +81,7 @@ class Guest:
     mtu: int | None = None
     vlan: int | None = None
     dhcp: bool = False
+    client_pid: int | None = None  # --dhcp: the guest's DHCP client
 
     @property
     def ifname(self) -> str:

@@ -15,8 +15,15 @@ code) with a ``uml: skipped: <reason>`` line when UML cannot start here, so call
 test-uml``) can tell "could not run" from "failed".
 
 The environment inside is ``PATH`` and ``LANG`` from the host, ``HOME=/root``, every ``SDN_*``
-variable, and the ``--env`` values. Pass absolute paths to the venv's programs: the guest's
-``python3`` may not be the venv's.
+variable, the ``--env`` values, and ``SDN_UML_IO`` (a shared folder of this boot, used by
+lab/remote.py). Pass absolute paths to the venv's programs: the guest's ``python3`` may not be
+the venv's. The guest's console output and its exit code come back through that folder and UML's
+stdout; UML's own boot chatter is dropped.
+
+Hosts with Intel AMX: Debian's UML 6.1 saves guest FPU state with a buffer smaller than the host's
+XSAVE area, and the host kernel refuses to restore it (UML panics: "ptrace set fp regs failed,
+errno = 14"). ``uml_xstate.c``, built once with gcc into ``/var/cache/sdnkit`` and preloaded into
+``linux.uml``, pads those ptrace calls; it changes nothing where the sizes already match.
 
 Costs inside (measured): boot about 2.3 s; one vCPU; fork+exec is 6-15x slower than on the host.
 """
@@ -32,7 +39,7 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -267,6 +274,28 @@ def _stream(lines: Iterable[bytes], out: BinaryIO) -> bytes:
     return tail
 
 
+class Watchdog:
+    """Kills the UML group at a deadline (the output loop blocks on reads, so a timer thread does)."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], timeout: float | None) -> None:
+        self.proc = proc
+        self.fired = threading.Event()
+        self.timer = threading.Timer(timeout, self._fire) if timeout is not None else None
+        if self.timer is not None:
+            self.timer.daemon = True
+            self.timer.start()
+
+    def _fire(self) -> None:
+        if self.proc.poll() is None:
+            self.fired.set()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+
+    def cancel(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+
+
 def run(spec: UmlSpec, timeout: float | None = None, out: BinaryIO | None = None) -> int:
     """Boot UML, run ``spec.command`` inside, stream its output to ``out``, return its exit code.
 
@@ -277,19 +306,18 @@ def run(spec: UmlSpec, timeout: float | None = None, out: BinaryIO | None = None
     try:
         proc = boot.popen(subprocess.PIPE)
         assert proc.stdout is not None
-        deadline = None if timeout is None else time.monotonic() + timeout
-        timer = _watchdog(proc, deadline)
+        watchdog = Watchdog(proc, timeout)
         try:
             tail = _stream(iter(proc.stdout.readline, b""), out)
             proc.wait()
         finally:
-            timer.cancel()
+            watchdog.cancel()
             if proc.poll() is None:
                 kill_group(proc)
         rc = boot.exit_code()
         if rc is not None:
             return rc
-        if timer.fired:
+        if watchdog.fired.is_set():
             return EXIT_TIMEOUT
         if not boot.started():
             last = tail.decode(errors="replace").strip().splitlines()[-3:]
@@ -297,37 +325,6 @@ def run(spec: UmlSpec, timeout: float | None = None, out: BinaryIO | None = None
         return EXIT_NO_RC
     finally:
         boot.cleanup()
-
-
-@dataclass(slots=True)
-class _Timer:
-    cancel_fn: object = None
-    fired: bool = False
-
-    def cancel(self) -> None:
-        if callable(self.cancel_fn):
-            self.cancel_fn()
-
-
-def _watchdog(proc: subprocess.Popen[bytes], deadline: float | None) -> _Timer:
-    """Kill the UML group at ``deadline`` (the output loop blocks on a read, so a thread watches)."""
-    import threading
-
-    timer = _Timer()
-    if deadline is None:
-        return timer
-
-    def fire() -> None:
-        if proc.poll() is None:
-            timer.fired = True
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-
-    t = threading.Timer(max(0.0, deadline - time.monotonic()), fire)
-    t.daemon = True
-    t.start()
-    timer.cancel_fn = t.cancel
-    return timer
 
 
 def _parse(argv: Sequence[str]) -> argparse.Namespace:

@@ -143,6 +143,9 @@ def _shutdown(state: LabState) -> None:
         while _alive(pid) and time.monotonic() < deadline:
             time.sleep(0.05)
         _kill(pid)
+        deadline = time.monotonic() + 5  # a killed UML may still write to its folder while it dies
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
     remove_tree(Path(state.uml.run_dir))
 
 

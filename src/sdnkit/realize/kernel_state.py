@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import os
 import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -287,9 +288,14 @@ def _parse_routes(entries: list[dict[str, Any]]) -> frozenset[Route]:
 def read_sysctls(paths: Sequence[str]) -> dict[str, str]:
     """Values of ``paths`` (relative to /proc/sys); missing files are left out."""
     out = {}
+    root = str(PROC_SYS)
     for path in paths:
         try:
-            out[path] = (PROC_SYS / path).read_text().strip()
+            fd = os.open(f"{root}/{path}", os.O_RDONLY)
         except FileNotFoundError:
             continue
+        try:
+            out[path] = os.read(fd, 64).decode().strip()
+        finally:
+            os.close(fd)
     return out
