@@ -20,14 +20,14 @@ PKGDIR=$CACHE/root/usr/share/ifupdown2
 MOUNTPOINT=/run/sdnkit-ifupdown2
 
 prepare() {
-    if [ -x "$CACHE/bin/ifreload" ]; then
+    if [ -f "$CACHE/.ready" ]; then
         echo "$CACHE"
         return
     fi
     mkdir -p "$CACHE"
     exec 9>"$CACHE/.lock"
     flock 9
-    if [ ! -x "$CACHE/bin/ifreload" ]; then
+    if [ ! -f "$CACHE/.ready" ]; then
         tmp=$(mktemp -d "$CACHE/.unpack.XXXXXX")
         (cd "$tmp" && apt-get download ifupdown2 >/dev/null 2>&1) || {
             echo "ifupdown2.sh: apt-get download ifupdown2 failed" >&2
@@ -50,6 +50,7 @@ prepare() {
         rm -rf "$CACHE/root" "$CACHE/bin"
         mv "$tmp/root" "$tmp/bin" "$CACHE/"
         rm -rf "$tmp"
+        touch "$CACHE/.ready"
     fi
     echo "$CACHE"
 }

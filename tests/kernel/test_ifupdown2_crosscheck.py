@@ -20,6 +20,7 @@ import functools
 import itertools
 import json
 import os
+import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,8 +31,22 @@ import pytest
 FIXTURES = Path(os.environ.get("SDN_PVE_FIXTURES", "/work/shared/fixtures/pve-zones"))
 IFUPDOWN2 = Path(__file__).resolve().parents[2] / "scripts" / "ifupdown2.sh"
 # what upstream's run_test_zones.pl mocks (the same as tests/compat)
-FACTS = {"node": "localhost", "mac": "bc:24:11:1d:69:60", "underlay_iface": "vmbr0", "bridge_ports": {"vmbr0": ["eth0"]}}
-NICS = ("eth0",)
+FACTS = {
+    "node": "localhost",
+    "mac": "bc:24:11:1d:69:60",
+    "underlay_iface": "vmbr0",
+    "bridge_ports": {"vmbr0": ["eth0"]},
+}
+NIC = re.compile(r"\b(?:eth|ens|eno|enp|enx)[0-9a-z]*\b")  # physical NICs: made as veths
+# Debian's ifupdown2 3.0 refuses what PVE's fork (3.2+pmx) accepts: several VLAN-aware bridges, and
+# VLAN devices as ports of a VLAN-aware bridge (QinQ zones); such cases cannot be cross-checked here
+IFUPDOWN2_LIMITS = (
+    "Only one object with attribute 'bridge-vlan-aware yes' allowed",
+    "vlan sub-interface is not supported in a vlan-aware bridge",
+    "invalid vxlan-local-tunnelip",  # an IPv6 underlay
+)
+# what the fixture's own host interfaces file needs from the kernel
+HOST_FEATURES = {"bridge-vlan-aware": "vlan_filtering", "link-type dummy": "dummy", "vrf": "vrf"}
 _COUNTER = itertools.count()
 
 
@@ -53,8 +68,10 @@ def _needs(case: Path) -> tuple[set[str], str | None]:
 
     plan = _plan(case)
     features: set[str] = set()
-    if "bridge-vlan-aware" in (case / "interfaces").read_text():
-        features.add("vlan_filtering")
+    host = (case / "interfaces").read_text()
+    for marker, feature in HOST_FEATURES.items():
+        if marker in host:
+            features.add(feature)
     for link in plan.links:
         if isinstance(link, d.OvsIntPort) or (isinstance(link, d.Existing) and link.ovs_ports):
             return features, "Open vSwitch is not available here"
@@ -75,7 +92,7 @@ def _params() -> Iterator[Any]:
         yield pytest.param(None, marks=pytest.mark.skip(reason=f"upstream fixtures not found in {FIXTURES}"))
         return
     try:
-        import sdnkit.plan.planner  # noqa: F401
+        import sdnkit.plan.planner
         import sdnkit.render.ifupdown  # noqa: F401
     except ImportError as err:
         yield pytest.param(None, marks=pytest.mark.skip(reason=f"the planner or renderer is missing: {err}"))
@@ -108,6 +125,13 @@ def ifupdown2() -> Path:
     return Path(done.stdout.strip())
 
 
+def _nics(case: Path, plan: Any) -> set[str]:
+    names = {link.name for link in plan.links} | {
+        p for link in plan.links for p in getattr(link, "ports", ())
+    }
+    return set(NIC.findall((case / "interfaces").read_text())) | {n for n in names if NIC.fullmatch(n)}
+
+
 @pytest.fixture
 def pair() -> Iterator[tuple[str, str]]:
     base = f"xc{os.getpid() % 100000}n{next(_COUNTER)}"
@@ -115,23 +139,41 @@ def pair() -> Iterator[tuple[str, str]]:
     for ns in names:
         subprocess.run(["ip", "netns", "add", ns], check=True)
         subprocess.run(["ip", "-n", ns, "link", "set", "lo", "up"], check=True)
-        for nic in NICS:  # a NIC: a veth whose other end stays in the namespace
-            subprocess.run(["ip", "-n", ns, "link", "add", nic, "type", "veth", "peer", "name", f"{nic}_p"], check=True)
-            subprocess.run(["ip", "-n", ns, "link", "set", f"{nic}_p", "up"], check=True)
     yield names
     for ns in names:
         subprocess.run(["ip", "netns", "del", ns], check=False)
 
 
+def _add_nics(netns: str, nics: set[str]) -> None:
+    for nic in sorted(nics):  # a NIC: a veth whose other end stays in the namespace, up
+        argv = ["ip", "-n", netns, "link", "add", nic, "type", "veth", "peer", "name", f"{nic}_p"]
+        subprocess.run(argv, check=True)
+        subprocess.run(["ip", "-n", netns, "link", "set", f"{nic}_p", "up"], check=True)
+
+
 def _ifupdown2(netns: str, workdir: Path, *argv: str) -> None:
-    done = subprocess.run([str(IFUPDOWN2), "run", netns, str(workdir), *argv], capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [str(IFUPDOWN2), "run", netns, str(workdir), *argv], capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0 and "no ifaces found matching given allow lists" in done.stderr:
+        return  # the host file brings nothing up by itself
+    for limit in IFUPDOWN2_LIMITS:
+        if limit in done.stderr:
+            pytest.skip(f"Debian's ifupdown2 3.0 refuses this configuration: {limit}")
     assert done.returncode == 0, f"ifupdown2 {' '.join(argv)} failed: {done.stderr}"
+
+
+FIELDS = ("kind", "data", "link", "master", "mtu", "up", "addresses", "port", "flood")
 
 
 def state(netns: str) -> dict[str, Any]:
     """Links with kind, kind data, master, MTU, addresses, port flags and flood entries, normalized."""
-    out = subprocess.run(["ip", "-n", netns, "-j", "-d", "addr", "show"], check=True, capture_output=True, text=True)
-    fdb = subprocess.run(["bridge", "-n", netns, "-j", "fdb", "show"], check=True, capture_output=True, text=True)
+    out = subprocess.run(
+        ["ip", "-n", netns, "-j", "-d", "addr", "show"], check=True, capture_output=True, text=True
+    )
+    fdb = subprocess.run(
+        ["bridge", "-n", netns, "-j", "fdb", "show"], check=True, capture_output=True, text=True
+    )
     flood: dict[str, list[str]] = {}
     for entry in json.loads(fdb.stdout):
         if entry["mac"] == "00:00:00:00:00:00" and "dst" in entry:
@@ -146,13 +188,17 @@ def state(netns: str) -> dict[str, Any]:
         slave = info.get("info_slave_data") or {}
         links[name] = {
             "kind": info.get("info_kind", ""),
-            "data": {k: data.get(k) for k in ("id", "local", "port", "protocol", "vlan_filtering") if k in data},
+            "data": {
+                k: data.get(k) for k in ("id", "local", "port", "protocol", "vlan_filtering") if k in data
+            },
             "link": link.get("link") if info.get("info_kind") in ("vlan", "veth") else None,
             "master": link.get("master"),
             "mtu": link["mtu"],
             "up": "UP" in link["flags"],
             "addresses": sorted(
-                f"{a['local']}/{a['prefixlen']}" for a in link.get("addr_info", ()) if a.get("scope") != "link"
+                f"{a['local']}/{a['prefixlen']}"
+                for a in link.get("addr_info", ())
+                if a.get("scope") != "link"
             ),
             "port": {k: slave.get(k) for k in ("learning", "neigh_suppress") if k in slave},
             "flood": sorted(flood.get(name, [])),
@@ -173,6 +219,7 @@ def test_ours_and_ifupdown2_build_the_same_kernel_state(
     plan = _plan(case)
     host = (case / "interfaces").read_text()
     for ns in pair:  # the same host network on both sides
+        _add_nics(ns, _nics(case, plan))
         work = tmp_path / ns
         work.mkdir()
         (work / "interfaces").write_text(host)
@@ -183,4 +230,6 @@ def test_ours_and_ifupdown2_build_the_same_kernel_state(
     _ifupdown2(theirs, tmp_path / theirs, "ifreload", "-a")
 
     got, want = state(ours), state(theirs)
-    assert {n: v for n, v in got.items() if v != want.get(n)} == {n: v for n, v in want.items() if v != got.get(n)}
+    assert {n: v for n, v in got.items() if v != want.get(n)} == {
+        n: v for n, v in want.items() if v != got.get(n)
+    }

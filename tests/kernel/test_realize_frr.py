@@ -70,14 +70,17 @@ class Node:
         return subprocess.run(argv, capture_output=True, text=True, check=True).stdout
 
     def flood(self) -> set[str]:
-        out = subprocess.run(["bridge", "-n", self.ns, "-j", "fdb", "show"], capture_output=True, text=True)
+        argv = ["bridge", "-n", self.ns, "-j", "fdb", "show"]
+        out = subprocess.run(argv, check=False, capture_output=True, text=True)
         return {e["dst"] for e in json.loads(out.stdout or "[]") if e["mac"] == "00:00:00:00:00:00"}
 
 
 def l2_plan(i: int) -> NodePlan:
     vx = Vxlan(name="vxlan_vnE", vni=100, local_ip=ipaddress.ip_address(f"192.0.2.{i}"), learning=False,
                arp_nd_suppress=True, mtu=1450)  # fmt: skip
-    return NodePlan(node=f"node{i}", version=1, links=(Bridge(name="vnE", ports=("vxlan_vnE",), mtu=1450), vx))
+    return NodePlan(
+        node=f"node{i}", version=1, links=(Bridge(name="vnE", ports=("vxlan_vnE",), mtu=1450), vx)
+    )
 
 
 @pytest.fixture
@@ -93,7 +96,9 @@ def nodes(tmp_path: Path) -> Iterator[tuple[Node, Node]]:
                     "netns", made[1].ns], check=True)  # fmt: skip
     tmp_path.chmod(0o755)
     for node in made:
-        subprocess.run(["ip", "-n", node.ns, "address", "add", f"192.0.2.{node.index}/24", "dev", "eth0"], check=True)
+        subprocess.run(
+            ["ip", "-n", node.ns, "address", "add", f"192.0.2.{node.index}/24", "dev", "eth0"], check=True
+        )
         subprocess.run(["ip", "-n", node.ns, "link", "set", "eth0", "up"], check=True)
         subprocess.run(["ip", "-n", node.ns, "link", "set", "lo", "up"], check=True)
         node.dir.mkdir()

@@ -212,3 +212,29 @@ def test_fabric_links_come_last_one_stanza_per_address() -> None:
 def test_values_cannot_inject_lines() -> None:
     with pytest.raises(ConfigError, match='interface "v1": value contains a line break'):
         text(Bridge(name="v1", role=LinkRole.VNET, alias="x\nauto eth0"))
+
+
+@pytest.mark.parametrize(
+    ("link", "rule"),
+    [
+        (Vxlan(name="vx\nauto eth0", vni=5), None),
+        (Vxlan(name="vx", vni=5, mtu="1\nauto eth0"), None),  # type: ignore[arg-type]
+        (Vxlan(name="vx", vni=5, local_ip="1\nauto eth0"), None),  # type: ignore[arg-type]
+        (Bridge(name="vx", role=LinkRole.VNET), "eth0\nauto eth1"),
+    ],
+)
+def test_fast_paths_refuse_line_breaks_too(link: Vxlan | Bridge, rule: str | None) -> None:
+    """VXLAN stanzas and SNAT lines are formatted as text, not line by line: same refusal."""
+    snat = ()
+    if rule is not None:
+        snat = (
+            SnatRule(
+                vnet="vx",
+                subnet="z-10.0.0.0-24",
+                source=ipaddress.ip_network("10.0.0.0/24"),
+                out_iface=rule,
+                to_source=ip("192.0.2.1"),
+            ),
+        )
+    with pytest.raises(ConfigError, match="value contains a line break"):
+        text(link, snat=snat)

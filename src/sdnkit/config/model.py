@@ -7,10 +7,10 @@ objects. PVE keys become snake_case attributes (``vrf-vxlan`` → ``vrf_vxlan``)
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from sdnkit.config.formats import PropertyValue
 from sdnkit.config.schema import Kind
@@ -19,6 +19,8 @@ from sdnkit.config.section import Section, parse_subnet_id
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 IPInterface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
+
+T = TypeVar("T")
 
 
 class ZoneType(StrEnum):
@@ -301,7 +303,7 @@ class SdnConfig:
     """
 
     sections: Sections = field(default_factory=dict)
-    _cache: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    _cache: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def of(self, kind: Kind) -> Mapping[str, Section]:
         return self.sections.get(kind, {})
@@ -362,6 +364,20 @@ class SdnConfig:
     def vnets_of(self, zone: str) -> list[Vnet]:
         """Vnets of a zone, sorted by ID."""
         return list(self._grouped("vnets_by_zone", self.vnets, lambda v: v.zone).get(zone, ()))
+
+    def derived(self, key: Hashable, build: Callable[[], T]) -> T:
+        """``build()``, computed once per key and kept with this configuration.
+
+        For values that depend only on the (immutable) configuration and on what ``key`` names,
+        such as the planner's node-independent parts shared by every node's plan. ``key`` must be
+        a tuple starting with the caller's module name and must hold every other input of
+        ``build``: a cached value then never depends on who asked first.
+        """
+        try:
+            return self._cache[key]  # type: ignore[no-any-return]
+        except KeyError:
+            pass
+        return self._cache.setdefault(key, build())  # type: ignore[no-any-return]
 
     def zone_of(self, vnet: str) -> Zone | None:
         v = self.vnets.get(vnet)

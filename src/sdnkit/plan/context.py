@@ -1,16 +1,29 @@
 """What one ``plan_node`` call reads: the running config, the node facts, and lookups made once.
 
 Zone modules and FRR planners share it so that per-zone work (underlay, bridge facts, MTU) is
-done once per zone, not once per vnet, and so that indexes (subnets by vnet) are built once.
-It is created and dropped inside ``plan_node``; nothing in it outlives the call.
+done once per zone, not once per vnet. Lookups that do not depend on the node (subnets by vnet,
+parsed networks) live in :class:`ConfigIndex`, built once per configuration and shared by every
+node's plan. The context itself is created and dropped inside ``plan_node``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import ipaddress
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sdnkit.config.model import Controller, ControllerType, IPNetwork, SdnConfig, Subnet, Vnet, Zone
+from sdnkit.config.model import (
+    Controller,
+    ControllerType,
+    IPAddress,
+    IPInterface,
+    IPNetwork,
+    SdnConfig,
+    Subnet,
+    Vnet,
+    Zone,
+)
 from sdnkit.config.running import RunningConfig
 from sdnkit.errors import PlanError
 from sdnkit.plan.facts import NodeFacts
@@ -19,18 +32,57 @@ from sdnkit.plan.underlay import Underlay, fabric_underlay, local_controller, pe
 T = TypeVar("T")
 
 
+@dataclass(frozen=True, slots=True)
+class ConfigIndex:
+    """Node-independent lookups of one configuration (``SdnConfig.derived``: built once)."""
+
+    vnets: tuple[Vnet, ...]  # sorted by ID
+    position: Mapping[str, int]  # vnet ID -> its place in ``vnets``
+    subnets_by_vnet: Mapping[str, tuple[Subnet, ...]]  # each sorted by ID
+    networks: Mapping[str, IPNetwork]  # subnet ID -> ``subnet.network``, parsed once
+    gateways: dict[str, IPInterface] = field(default_factory=dict, compare=False, repr=False)  # memo
+
+    def subnets(self, vnet: str) -> tuple[Subnet, ...]:
+        return self.subnets_by_vnet.get(vnet, ())
+
+    def network(self, subnet: Subnet) -> IPNetwork:
+        return self.networks[subnet.id]
+
+    def gateway(self, subnet: Subnet, gateway: IPAddress) -> IPInterface:
+        """The subnet's ``gateway`` with the subnet's prefix length (what a vnet bridge carries)."""
+        found = self.gateways.get(subnet.id)
+        if found is None:
+            make = ipaddress.IPv4Interface if gateway.version == 4 else ipaddress.IPv6Interface
+            found = self.gateways.setdefault(subnet.id, make((int(gateway), self.network(subnet).prefixlen)))
+        return found
+
+
+def _build_index(config: SdnConfig) -> ConfigIndex:
+    vnets = tuple(config.vnets.values())
+    by_vnet: dict[str, list[Subnet]] = {}
+    for sub in config.subnets.values():  # sorted by ID
+        by_vnet.setdefault(sub.vnet, []).append(sub)
+    return ConfigIndex(
+        vnets=vnets,
+        position={v.id: i for i, v in enumerate(vnets)},
+        subnets_by_vnet={vnet: tuple(subs) for vnet, subs in by_vnet.items()},
+        networks={sub.id: sub.network for sub in config.subnets.values()},
+    )
+
+
+def config_index(config: SdnConfig) -> ConfigIndex:
+    return config.derived((__name__, "index"), lambda: _build_index(config))
+
+
 class PlanContext:
     def __init__(self, running: RunningConfig, facts: NodeFacts) -> None:
         self.running = running
         self.config: SdnConfig = running.config
+        self.index = config_index(self.config)
         self.facts = facts
         self.node = facts.node
         self.warnings: list[str] = []
         self._memo: dict[Any, Any] = {}
-        self._networks: dict[str, IPNetwork] = {}
-        self.subnets_by_vnet: dict[str, list[Subnet]] = {}
-        for sub in self.config.subnets.values():  # sorted by ID
-            self.subnets_by_vnet.setdefault(sub.vnet, []).append(sub)
 
     def warn(self, message: str) -> None:
         self.warnings.append(message)
@@ -47,18 +99,15 @@ class PlanContext:
             raise value
         return value  # type: ignore[no-any-return]
 
-    def subnets(self, vnet: str) -> list[Subnet]:
-        return self.subnets_by_vnet.get(vnet, [])
+    def subnets(self, vnet: str) -> tuple[Subnet, ...]:
+        return self.index.subnets(vnet)
 
     def network(self, subnet: Subnet) -> IPNetwork:
-        """``subnet.network``, parsed once per call (it is asked for several times per subnet)."""
-        net = self._networks.get(subnet.id)
-        if net is None:
-            net = self._networks[subnet.id] = subnet.network
-        return net
+        """``subnet.network``, parsed once per configuration."""
+        return self.index.network(subnet)
 
-    def vnets(self) -> list[Vnet]:
-        return list(self.config.vnets.values())
+    def vnets(self) -> tuple[Vnet, ...]:
+        return self.index.vnets
 
     def zones_here(self) -> list[Zone]:
         """Zones deployed on this node, sorted by ID."""

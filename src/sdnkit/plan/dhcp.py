@@ -118,14 +118,14 @@ def _zone_instance(
 
 def plan_dhcp(config: SdnConfig, node: str, links: Sequence[AnyLink] | None = None) -> DhcpPlan:
     """The DHCP instances of ``node`` for the running ``config`` (``links``: the node's planned links)."""
-    bridges = _bridges(links) if links is not None else None
+    zones = [zone for zone in config.zones.values() if zone.dhcp and zone.on_node(node)]
+    bridges = _bridges(links) if links is not None and zones else None
     warnings: list[str] = []
     instances = []
-    for zone in config.zones.values():
-        if zone.dhcp and zone.on_node(node):
-            inst = _zone_instance(config, zone, bridges, warnings)
-            if inst is not None:
-                instances.append(inst)
+    for zone in zones:
+        inst = _zone_instance(config, zone, bridges, warnings)
+        if inst is not None:
+            instances.append(inst)
     return DhcpPlan(tuple(instances), tuple(warnings))
 
 

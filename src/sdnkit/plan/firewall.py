@@ -21,9 +21,9 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import replace
 
-from sdnkit.config.model import IPAddress, SdnConfig, Subnet
+from sdnkit.config.model import IPAddress, IPNetwork, SdnConfig, Subnet
 from sdnkit.ipam.base import Allocation
-from sdnkit.plan.context import PlanContext
+from sdnkit.plan.context import PlanContext, config_index
 from sdnkit.plan.desired import IpSet, NodePlan
 from sdnkit.plan.dhcp import with_hosts
 
@@ -34,30 +34,48 @@ def _key(ip: IPAddress) -> tuple[int, int]:
     return ip.version, int(ip)
 
 
-def _gateways(subnets: list[Subnet]) -> tuple[str, ...]:
+def _network_key(net: IPNetwork) -> tuple[int, int, int]:
+    """The order of ``(version, network)``, from integers (no comparisons of network objects)."""
+    return net.version, int(net.network_address), int(net.netmask)
+
+
+def _gateways(subnets: tuple[Subnet, ...]) -> tuple[str, ...]:
+    if len(subnets) == 1:
+        return () if subnets[0].gateway is None else (str(subnets[0].gateway),)
     gws = sorted({s.gateway for s in subnets if s.gateway is not None}, key=_key)
     return tuple(str(g) for g in gws)
 
 
+Texts = tuple[str, ...]
+
+
+def _sets(name: str, nets: Texts, gateways: Texts, ranges: Texts) -> list[IpSet]:
+    return [
+        IpSet(name=f"{name}-all", comment=f"All subnets of VNet {name}", elements=nets),
+        IpSet(name=f"{name}-gateway", comment=f"All gateways of VNet {name}", elements=gateways),
+        IpSet(
+            name=f"{name}-no-gateway",
+            comment=f"All subnets of VNet {name}, excluding gateways",
+            elements=nets,
+            nomatch=gateways,
+        ),
+        IpSet(name=f"{name}-dhcp", comment=f"DHCP ranges of VNet {name}", elements=ranges),
+    ]
+
+
 def vnet_ipsets(config: SdnConfig) -> tuple[IpSet, ...]:
+    index = config_index(config)
     sets: list[IpSet] = []
-    for vnet in config.vnets.values():
-        subnets = sorted(config.subnets_of(vnet.id), key=lambda s: (s.version, s.network))
-        nets = tuple(str(s.network) for s in subnets)
+    for vnet in index.vnets:
+        subnets = index.subnets(vnet.id)
+        if not subnets:
+            sets += _sets(vnet.id, (), (), ())
+            continue
+        if len(subnets) > 1:
+            subnets = tuple(sorted(subnets, key=lambda s: _network_key(index.network(s))))
+        nets = tuple(str(index.network(s)) for s in subnets)
         ranges = tuple(f"{r.start}-{r.end}" for s in subnets for r in s.dhcp_ranges)
-        gateways = _gateways(subnets)
-        name = vnet.id
-        sets += [
-            IpSet(name=f"{name}-all", comment=f"All subnets of VNet {name}", elements=nets),
-            IpSet(name=f"{name}-gateway", comment=f"All gateways of VNet {name}", elements=gateways),
-            IpSet(
-                name=f"{name}-no-gateway",
-                comment=f"All subnets of VNet {name}, excluding gateways",
-                elements=nets,
-                nomatch=gateways,
-            ),
-            IpSet(name=f"{name}-dhcp", comment=f"DHCP ranges of VNet {name}", elements=ranges),
-        ]
+        sets += _sets(vnet.id, nets, _gateways(subnets), ranges)
     return tuple(sets)
 
 
@@ -82,8 +100,11 @@ def plan_ipsets(config: SdnConfig, entries: Iterable[Allocation] = ()) -> tuple[
 
 
 def contribute_ipsets(ctx: PlanContext, plan: NodePlan) -> NodePlan:
-    """Planner contributor: the vnet IP sets (guest sets come from IPAM state: ``with_ipam_state``)."""
-    return replace(plan, ipsets=vnet_ipsets(ctx.config))
+    """Planner contributor: the vnet IP sets (guest sets come from IPAM state: ``with_ipam_state``).
+
+    They are the same on every node: computed once per configuration."""
+    config = ctx.config
+    return replace(plan, ipsets=config.derived((__name__, "vnet_ipsets"), lambda: vnet_ipsets(config)))
 
 
 def with_ipam_state(plan: NodePlan, allocations: Iterable[Allocation]) -> NodePlan:

@@ -8,12 +8,14 @@ their own ``ovs_ports`` line, QinQ zones on one shared line) and the first VLAN 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
+from operator import attrgetter
 
 from sdnkit.plan.desired import AnyLink, Existing
 
 SharedLine = dict[str, int]  # bridge name -> index of the shared ``ovs_ports`` line
+_NAME = attrgetter("name")
 
 
 def _as_lines(link: Existing) -> tuple[tuple[str, ...], ...]:
@@ -46,16 +48,37 @@ def _merge_existing(old: Existing, new: Existing, shared: SharedLine) -> Existin
     return merged
 
 
+class LinkMerger:
+    """Merges links in order: one per name, the first definition wins, ``Existing`` ones merge.
+
+    A merge can go on later from what it made so far (``links`` and its ``shared`` state): the
+    planner merges the vnets' links once for many nodes and each node's fabric interfaces after.
+    """
+
+    def __init__(self, links: Iterable[AnyLink] = (), shared: Mapping[str, int] | None = None) -> None:
+        self.by_name: dict[str, AnyLink] = {link.name: link for link in links}
+        self.shared: SharedLine = dict(shared or {})
+
+    def add(self, links: Iterable[AnyLink]) -> None:
+        by_name, shared = self.by_name, self.shared
+        get = by_name.get
+        for link in links:
+            old = get(link.name)
+            if old is None:
+                if isinstance(link, Existing) and link.ovs_ports and not link.ovs_port_lines:
+                    shared[link.name] = 0
+                by_name[link.name] = link
+            # a zone's shared links come again with each of its vnets: merging one with itself is a no-op
+            elif old is not link and isinstance(old, Existing) and isinstance(link, Existing):
+                by_name[link.name] = _merge_existing(old, link, shared)
+
+    def links(self) -> tuple[AnyLink, ...]:
+        """The merged links, sorted by name."""
+        return tuple(sorted(self.by_name.values(), key=_NAME))  # names are unique
+
+
 def merge_links(links: Iterable[AnyLink]) -> tuple[AnyLink, ...]:
     """One link per name: the first definition wins, ``Existing`` ones are merged; sorted by name."""
-    by_name: dict[str, AnyLink] = {}
-    shared: SharedLine = {}
-    for link in links:
-        old = by_name.get(link.name)
-        if old is None:
-            if isinstance(link, Existing) and link.ovs_ports and not link.ovs_port_lines:
-                shared[link.name] = 0
-            by_name[link.name] = link
-        elif isinstance(old, Existing) and isinstance(link, Existing):
-            by_name[link.name] = _merge_existing(old, link, shared)
-    return tuple(by_name[name] for name in sorted(by_name))
+    merger = LinkMerger()
+    merger.add(links)
+    return merger.links()

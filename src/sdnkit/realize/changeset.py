@@ -29,8 +29,8 @@ class ChangeSet:
     def add(
         self, phase: Phase, obj: str, action: str, step: Step, undo: tuple[Step, ...] | Step = ()
     ) -> None:
-        undo_steps = (undo,) if isinstance(undo, Step) else undo
-        self.changes.append(Change(phase=phase, obj=obj, action=action, step=step, undo=undo_steps))
+        undo_steps = (undo,) if type(undo) is Step else undo  # a Step is a tuple too
+        self.changes.append(Change(phase, obj, action, step, undo_steps))
 
     def ordered(self) -> tuple[Change, ...]:
         return tuple(sorted(self.changes, key=lambda c: c.phase))  # stable: keeps order inside a phase

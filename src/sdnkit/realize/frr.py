@@ -69,7 +69,8 @@ def _restore(instance: FrrInstance, old: str | None, err: RealizeError) -> None:
         _write(instance.conf, old)
         _reload(instance)
     except (RealizeError, OSError) as undo_err:
-        raise RollbackError(f"{err}; restoring the previous frr.conf failed too: {undo_err}", obj="frr") from err
+        text = f"{err}; restoring the previous frr.conf failed too: {undo_err}"
+        raise RollbackError(text, obj="frr") from err
 
 
 def _reload(instance: FrrInstance) -> None:
@@ -78,19 +79,22 @@ def _reload(instance: FrrInstance) -> None:
             instance.reload_argv(), capture_output=True, text=True, check=False, timeout=RELOAD_TIMEOUT
         )
     except FileNotFoundError:
-        raise RealizeError(f"frr: {instance.frr_reload} is missing (install frr-pythontools)", obj="frr") from None
+        text = f"frr: {instance.frr_reload} is missing (install frr-pythontools)"
+        raise RealizeError(text, obj="frr") from None
     except subprocess.TimeoutExpired:
         raise RealizeError(f"frr: frr-reload.py did not finish in {RELOAD_TIMEOUT:g} s", obj="frr") from None
     if done.returncode != 0:
-        words = " ".join(line.strip() for line in (done.stdout + done.stderr).splitlines() if "ERROR" in line)
-        raise RealizeError(f"frr: reloading {instance.conf} failed: {words or done.stderr.strip()}", obj="frr")
+        lines = (done.stdout + done.stderr).splitlines()
+        words = " ".join(line.strip() for line in lines if "ERROR" in line) or done.stderr.strip()
+        raise RealizeError(f"frr: reloading {instance.conf} failed: {words}", obj="frr")
 
 
 def _ensure_integrated(confdir: Path) -> None:
     vtysh = confdir / "vtysh.conf"
     text = _read(vtysh) or ""
     if INTEGRATED not in {line.strip() for line in text.splitlines()}:
-        _write(vtysh, f"{text}{INTEGRATED}\n" if not text or text.endswith("\n") else f"{text}\n{INTEGRATED}\n")
+        separator = "" if not text or text.endswith("\n") else "\n"
+        _write(vtysh, f"{text}{separator}{INTEGRATED}\n")
 
 
 def _read(path: Path) -> str | None:

@@ -30,6 +30,15 @@ PROC_SYS = Path("/proc/sys")
 FLOOD_MAC = "00:00:00:00:00:00"
 MAIN_TABLE = 254
 _TABLE_NAMES = {"main": MAIN_TABLE, "local": 255, "default": 253}
+# rtnetlink route types (RTN_*), as ``ip -N`` prints them
+_ROUTE_TYPES = {
+    "1": "unicast",
+    "2": "local",
+    "3": "broadcast",
+    "6": "blackhole",
+    "7": "unreachable",
+    "8": "prohibit",
+}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -106,7 +115,19 @@ def read_kernel(scope: ReadScope = ReadScope()) -> KernelState:
         commands["vids"] = _Command(("bridge", "-c", "-j", "vlan", "show"))
     if scope.routes:
         for family in ("4", "6"):
-            argv = ("ip", f"-{family}", "-j", "route", "show", "table", "all", "proto", str(ROUTE_PROTO))
+            # -N: table numbers (names come from files other tools write, e.g. ifupdown2's VRF map)
+            argv = (
+                "ip",
+                "-N",
+                f"-{family}",
+                "-j",
+                "route",
+                "show",
+                "table",
+                "all",
+                "proto",
+                str(ROUTE_PROTO),
+            )
             commands[f"routes{family}"] = _Command(argv)
     if scope.links is not None and scope.fdb:
         del commands["fdb"]  # read per VXLAN device, once the links say which are VXLANs
@@ -115,7 +136,7 @@ def read_kernel(scope: ReadScope = ReadScope()) -> KernelState:
         vxlans = [e["ifname"] for e in out["links"] if (e.get("linkinfo") or {}).get("info_kind") == "vxlan"]
         out["fdb"] = _fdb_of(vxlans)
     links = _parse_links(out["links"], _flood(out.get("fdb", ())), _vids(out.get("vids", ())))
-    routes = _parse_routes(out.get("routes4", []) + out.get("routes6", []))
+    routes = _parse_routes(out.get("routes4", []), 4) | _parse_routes(out.get("routes6", []), 6)
     return KernelState(links=links, routes=routes, sysctls=read_sysctls(scope.sysctls))
 
 
@@ -163,27 +184,41 @@ def _read_one(argv: tuple[str, ...]) -> str:
 
 
 def _run_parallel(commands: Mapping[str, _Command]) -> dict[str, list[Any]]:
-    procs = {
-        key: subprocess.Popen(
-            cmd.argv,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            stdin=subprocess.PIPE if cmd.stdin is not None else subprocess.DEVNULL,
-        )
-        for key, cmd in commands.items()
-    }
-    out: dict[str, list[Any]] = {}
+    """Run the reads at once; each writes into a memory file, so none ever waits for us to read
+    its pipe (a full pipe would serialise them), and the quick ones are parsed while the link dump
+    is still running."""
+    running = {}
+    for key, cmd in commands.items():
+        out, err = os.memfd_create(f"sdnkit-{key}"), os.memfd_create(f"sdnkit-{key}-err")
+        stdin = subprocess.PIPE if cmd.stdin is not None else subprocess.DEVNULL
+        proc = subprocess.Popen(cmd.argv, stdout=out, stderr=err, stdin=stdin)
+        if cmd.stdin is not None:
+            assert proc.stdin is not None
+            proc.stdin.write(cmd.stdin.encode())
+            proc.stdin.close()
+        running[key] = (proc, out, err)
+    results: dict[str, list[Any]] = {}
     failed: list[str] = []
-    for key, proc in procs.items():
-        cmd = commands[key]
-        stdout, stderr = proc.communicate(cmd.stdin.encode() if cmd.stdin is not None else None)
-        if proc.returncode != 0 and not cmd.tolerant:
-            failed.append(f"{' '.join(cmd.argv)}: {stderr.decode(errors='replace').strip()}")
+    for key in sorted(running, key=lambda k: k == "links"):  # the link dump takes longest: last
+        proc, out, err = running[key]
+        try:
+            proc.wait()
+            stdout, stderr = _slurp(out), _slurp(err)
+        finally:
+            os.close(out)
+            os.close(err)
+        if proc.returncode != 0 and not commands[key].tolerant:
+            failed.append(f"{' '.join(commands[key].argv)}: {stderr.decode(errors='replace').strip()}")
             continue
-        out[key] = _json_arrays(stdout.decode())
+        results[key] = _json_arrays(stdout.decode())
     if failed:
         raise RealizeError(f"reading the kernel state failed: {'; '.join(failed)}", obj="kernel")
-    return out
+    return results
+
+
+def _slurp(fd: int) -> bytes:
+    size = os.lseek(fd, 0, os.SEEK_END)
+    return os.pread(fd, size, 0)
 
 
 def _json_values(text: str) -> list[Any]:
@@ -262,20 +297,24 @@ def _vids(entries: Sequence[dict[str, Any]]) -> dict[str, frozenset[int]]:
     return out
 
 
-def _parse_routes(entries: list[dict[str, Any]]) -> frozenset[Route]:
+def _parse_routes(entries: list[dict[str, Any]], family: int) -> frozenset[Route]:
+    """Routes read with ``ip -N`` (numbers for tables and types)."""
     routes = set()
+    is6 = family == 6
     for entry in entries:
         dst = entry.get("dst", "default")
-        is6 = ":" in dst or ":" in entry.get("gateway", "") or entry.get("family") == "inet6"
         if dst == "default":
             dst = "::/0" if is6 else "0.0.0.0/0"
-        table = entry.get("table", "main")
-        kind = entry.get("type", "unicast")
+        table = str(entry.get("table", MAIN_TABLE))
+        number = int(table) if table.isdigit() else _TABLE_NAMES.get(table)
+        if number is None:
+            continue  # not a number: not a table of ours
+        kind = _ROUTE_TYPES.get(str(entry.get("type", "1")), str(entry.get("type")))
         metric = entry.get("metric")
         routes.add(
             Route(
                 dst=str(ipaddress.ip_network(dst, strict=False)),
-                table=_TABLE_NAMES.get(table) or int(table),
+                table=number,
                 type=kind,
                 via=entry.get("gateway"),
                 dev=entry.get("dev") if kind == "unicast" else None,  # v6 blackholes show "lo"

@@ -5,12 +5,22 @@ PVE's option names and order per link role, then the fabric interfaces as ``inet
 static`` stanzas (one per address). Links that need no stanza (an implicit VLAN device without
 options, an existing interface sdnkit adds nothing to) are left out. Only formatting happens
 here: every value comes from the plan.
+
+A stanza is a function of its link (plus the SNAT rules of a vnet bridge), and the planner
+hands the same link objects to every node of a configuration, so stanza texts are kept per link
+object for as long as it lives (:class:`TextCache`): rendering twenty nodes formats each
+shared stanza once.
 """
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Iterable, Sequence
+from itertools import compress, repeat
+from operator import attrgetter, is_
+from typing import Any, TypeVar
 
+from sdnkit.config.model import IPNetwork
 from sdnkit.errors import ConfigError
 from sdnkit.plan.desired import (
     AnyLink,
@@ -27,28 +37,80 @@ from sdnkit.plan.desired import (
     Vxlan,
 )
 
+T = TypeVar("T")
+
 DEFAULT_VLAN_PROTOCOL = "802.1q"
 VRF_UNREACHABLE_METRIC = 4278198272
 
 
 class Snat(dict[str, list[SnatRule]]):
-    """SNAT rules by vnet, plus formatted lines shared between links during one render call."""
+    """SNAT rules by vnet, plus texts shared between links during one render call."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.shared_lines: dict[int, list[str]] = {}  # id(value) -> lines; values live as long as the plan
+        # (id(remote_ips), id(local_ip)) -> their lines; the values live as long as the plan
+        self.endpoints: dict[tuple[int, int], str] = {}
+        self.egress: dict[tuple[str, int], str] = {}  # (out_iface, id(to_source)) -> SNAT target
+        self.vxlan_tails: dict[tuple[object, ...], str] = {}  # VXLAN options after the endpoints
+
+
+class _Ref(weakref.ref):  # type: ignore[type-arg]
+    __slots__ = ("cache", "key")
+
+
+def _drop(ref: _Ref) -> None:
+    """Weak reference callback: the object is gone, so is its text (one shared function, so
+    that an entry costs one object)."""
+    ref.cache.texts.pop(ref.key, None)
+    ref.cache.refs.pop(ref.key, None)
+
+
+class TextCache:
+    """Texts by object identity across render calls, each dropped when its object is.
+
+    Keyed by ``id(obj)``: while an entry exists its object is alive (a weak reference's callback
+    removes the entry), so no other object can have that id. The planner hands the same link
+    and subnet objects to every node of a configuration: their texts are formatted once.
+    """
+
+    def __init__(self) -> None:
+        self.texts: dict[int, Any] = {}
+        self.refs: dict[int, _Ref] = {}
+
+    def put(self, obj: Any, text: T) -> T:
+        ref = _Ref(obj, _drop)
+        ref.cache, ref.key = self, id(obj)
+        self.refs[ref.key] = ref
+        self.texts[ref.key] = text
+        return text
+
+
+STANZA_TEXT = TextCache()  # link -> its stanza (links whose text depends on nothing else)
+BRIDGE_PARTS = TextCache()  # vnet bridge -> its stanza before and after the SNAT lines
+NETWORK_TEXT = TextCache()  # SNAT source network -> str()
+_NAME = attrgetter("name")
 
 
 def _opt(name: str, value: object) -> list[str]:
     return [] if value is None else [f"{name} {value}"]
 
 
-def _snat_lines(rule: SnatRule) -> list[str]:
+def _network_text(net: IPNetwork) -> str:
+    text: str | None = NETWORK_TEXT.texts.get(id(net))
+    return NETWORK_TEXT.put(net, str(net)) if text is None else text
+
+
+def _snat_lines(rule: SnatRule, snat: Snat) -> list[str]:
     ipt = "iptables" if rule.source.version == 4 else "ip6tables"
-    nat = (
-        f"-t nat {{}} POSTROUTING -s '{rule.source}' -o {rule.out_iface} -j SNAT --to-source {rule.to_source}"
-    )
-    lines = [f"post-up {ipt} {nat.format('-A')}", f"post-down {ipt} {nat.format('-D')}"]
+    key = (rule.out_iface, id(rule.to_source))
+    target = snat.egress.get(key)
+    if target is None:  # the same for every rule of the node: formatted once
+        target = snat.egress[key] = f"-o {rule.out_iface} -j SNAT --to-source {rule.to_source}"
+    source = _network_text(rule.source)
+    lines = [
+        f"post-up {ipt} -t nat -A POSTROUTING -s '{source}' {target}",
+        f"post-down {ipt} -t nat -D POSTROUTING -s '{source}' {target}",
+    ]
     if rule.conntrack_zone is not None:
         ct = f"PREROUTING -i fwbr+ -j CT --zone {rule.conntrack_zone}"
         lines += [f"post-up {ipt} -t raw -I {ct}", f"post-down {ipt} -t raw -D {ct}"]
@@ -71,14 +133,24 @@ def _vlan_aware(link: Bridge) -> list[str]:
     return ["bridge-vlan-aware yes", *_opt("bridge-vids", link.vids)] if link.vlan_aware else []
 
 
-def _vnet_bridge(link: Bridge, snat: Snat) -> list[str]:
+def _vnet_bridge_head(link: Bridge) -> list[str]:
+    """The lines before the SNAT rules."""
     lines = [f"address {a}" for a in link.addresses]
-    lines += [f"up ip route add {net} dev {link.name}" for net in link.routes]
-    for rule in snat.get(link.name, ()):
-        lines += _snat_lines(rule)
-    lines += _opt("hwaddress", link.hwaddress)
+    return lines + [f"up ip route add {net} dev {link.name}" for net in link.routes]
+
+
+def _vnet_bridge_tail(link: Bridge) -> list[str]:
+    """The lines after the SNAT rules."""
+    lines = _opt("hwaddress", link.hwaddress)
     lines += [f"bridge_ports {' '.join(link.ports) or 'none'}", "bridge_stp off", "bridge_fd 0"]
     return lines + _vlan_aware(link) + _l3(link)
+
+
+def _vnet_bridge(link: Bridge, snat: Snat) -> list[str]:
+    lines = _vnet_bridge_head(link)
+    for rule in snat.get(link.name, ()):
+        lines += _snat_lines(rule, snat)
+    return lines + _vnet_bridge_tail(link)
 
 
 def _legacy_bridge(link: Bridge, snat: Snat) -> list[str]:
@@ -114,24 +186,36 @@ def _bridge(link: Bridge, snat: Snat) -> list[str]:
     return BRIDGE_STYLES.get(link.role, _vnet_bridge)(link, snat)
 
 
-def _remote_ips(link: Vxlan, snat: Snat) -> list[str]:
-    """The flood list; every vnet of a zone has the same one, formatted once."""
-    lines = snat.shared_lines.get(id(link.remote_ips))
-    if lines is None:
-        lines = snat.shared_lines[id(link.remote_ips)] = [f"vxlan_remoteip {ip}" for ip in link.remote_ips]
-    return lines
+def _endpoint_lines(link: Vxlan) -> list[str]:
+    lines = [f"vxlan_remoteip {ip}" for ip in link.remote_ips]
+    return lines + ([] if link.local_ip is None else [f"vxlan-local-tunnelip {link.local_ip}"])
 
 
-def _vxlan(link: Vxlan, snat: Snat) -> list[str]:
-    return [
-        f"vxlan-id {link.vni}",
-        *_remote_ips(link, snat),
-        *_opt("vxlan-local-tunnelip", link.local_ip),
-        *_opt("vxlan-port", link.port),
-        *([] if link.learning else ["bridge-learning off"]),
-        *(["bridge-arp-nd-suppress on"] if link.arp_nd_suppress else []),
-        *_opt("mtu", link.mtu),
-    ]
+def _endpoint_text(link: Vxlan, snat: Snat) -> str:
+    """The flood list and local address: the same for every vnet of a zone, formatted once."""
+    key = (id(link.remote_ips), id(link.local_ip))
+    text = snat.endpoints.get(key)
+    if text is None:
+        text = snat.endpoints[key] = _body(link.name, _endpoint_lines(link))
+    return text
+
+
+def _vxlan_text(link: Vxlan, snat: Snat) -> str:
+    """A VXLAN stanza, formatted as text: a big zone has thousands per node, each with its own
+    endpoints (the same lines as a list would give, line breaks refused the same way)."""
+    name = link.name
+    options = (link.port, link.learning, link.arp_nd_suppress, link.mtu)
+    tail = snat.vxlan_tails.get(options)
+    if tail is None:  # the same for every vnet of a zone: formatted once
+        lines = [] if link.port is None else [f"vxlan-port {link.port}"]
+        lines += [] if link.learning else ["bridge-learning off"]
+        lines += ["bridge-arp-nd-suppress on"] if link.arp_nd_suppress else []
+        lines += [] if link.mtu is None else [f"mtu {link.mtu}"]
+        tail = snat.vxlan_tails[options] = _body(name, lines)
+    head = f"\nauto {name}\niface {name}\n\tvxlan-id {link.vni}\n"
+    if "\r" in head or head.count("\n") != 4:
+        _refuse_line_breaks(name, [f"vxlan-id {link.vni}"])
+    return f"{head}{_endpoint_text(link, snat)}{tail}"
 
 
 def _veth(link: Veth, snat: Snat) -> list[str]:
@@ -179,9 +263,9 @@ def _dummy(link: Dummy, snat: Snat) -> list[str]:
     return ["link-type dummy", *(f"address {a}" for a in link.addresses), *_opt("mtu", link.mtu)]
 
 
+# the option lines of each link type's stanza (VXLAN stanzas are formatted directly: _vxlan_text)
 STANZAS: dict[type, Callable[[AnyLink, Snat], list[str]]] = {
     Bridge: _bridge,  # type: ignore[dict-item]
-    Vxlan: _vxlan,  # type: ignore[dict-item]
     Veth: _veth,  # type: ignore[dict-item]
     Vlan: _vlan,  # type: ignore[dict-item]
     Vrf: _vrf,  # type: ignore[dict-item]
@@ -191,18 +275,28 @@ STANZAS: dict[type, Callable[[AnyLink, Snat], list[str]]] = {
 }
 
 
-def _checked(name: str, lines: Iterable[str]) -> list[str]:
+def _refuse_line_breaks(name: str, lines: Iterable[str]) -> None:
     """Refuse values that would break out of their line (no input may inject stanzas)."""
-    out = list(lines)
-    for line in (name, *out):
+    for line in (name, *lines):
         if "\n" in line or "\r" in line:
             raise ConfigError(f'interface "{name}": value contains a line break: {line!r}', obj=name)
-    return out
+
+
+def _body(name: str, lines: Sequence[str]) -> str:
+    """The option lines of a stanza, tab-indented."""
+    if not lines:
+        return ""
+    text = "\n\t".join(lines)
+    # one scan of the joined text instead of one per line: a value with a line break adds one
+    if "\r" in text or text.count("\n") != len(lines) - 1 or "\n" in name or "\r" in name:
+        _refuse_line_breaks(name, lines)
+    return f"\t{text}\n"
 
 
 def _stanza(name: str, header: str, lines: Sequence[str]) -> str:
-    body = "".join(f"\t{line}\n" for line in _checked(name, lines))
-    return f"\nauto {name}\n{header}\n{body}"
+    if "\n" in name or "\r" in name:
+        _refuse_line_breaks(name, ())
+    return f"\nauto {name}\n{header}\n{_body(name, lines)}"
 
 
 def _fabric_stanzas(link: AnyLink) -> list[str]:
@@ -214,19 +308,55 @@ def _fabric_stanzas(link: AnyLink) -> list[str]:
     return out
 
 
+def _link_text(link: AnyLink, snat: Snat) -> str:
+    if isinstance(link, Vxlan):
+        return _vxlan_text(link, snat)
+    lines = STANZAS[type(link)](link, snat)
+    return _stanza(link.name, f"iface {link.name}", lines) if lines else ""
+
+
+def _uses_snat(link: AnyLink) -> bool:
+    return isinstance(link, Bridge) and BRIDGE_STYLES.get(link.role, _vnet_bridge) is _vnet_bridge
+
+
+def _with_snat(link: AnyLink, snat: Snat) -> str:
+    """The stanza of a link whose vnet has SNAT rules: the rules' lines within the cached rest."""
+    if not _uses_snat(link):
+        return _link_text(link, snat)
+    assert isinstance(link, Bridge)
+    parts = BRIDGE_PARTS.texts.get(id(link))
+    if parts is None:
+        name = link.name
+        head = _stanza(name, f"iface {name}", _vnet_bridge_head(link))
+        parts = BRIDGE_PARTS.put(link, (head, _body(name, _vnet_bridge_tail(link))))
+    rules = [line for rule in snat[link.name] for line in _snat_lines(rule, snat)]
+    return f"{parts[0]}{_body(link.name, rules)}{parts[1]}"
+
+
 def render_interfaces(plan: NodePlan) -> str:
     """The ``/etc/network/interfaces.d/sdn`` text of ``plan``."""
     snat = Snat()
     for rule in plan.snat:
         snat.setdefault(rule.vnet, []).append(rule)
-    parts = [f"#version:{plan.version}\n"]
-    fabric = [link for link in plan.links if link.role is LinkRole.FABRIC]
-    for link in plan.links:
-        if link.role is LinkRole.FABRIC:
-            continue
-        lines = STANZAS[type(link)](link, snat)
-        if lines:
-            parts.append(_stanza(link.name, f"iface {link.name}", lines))
+    links = plan.links
+    texts = list(map(STANZA_TEXT.texts.get, map(id, links)))
+    fabric = []
+    plain = Snat()  # the cached texts are the ones without SNAT lines
+    plain.endpoints, plain.egress, plain.vxlan_tails = snat.endpoints, snat.egress, snat.vxlan_tails
+    for i in compress(range(len(links)), map(is_, texts, repeat(None))):  # not cached
+        link = links[i]
+        if link.role is LinkRole.FABRIC:  # written last, in their own style
+            fabric.append(link)
+            texts[i] = ""
+        elif isinstance(link, Vxlan):  # carries the node's endpoints: not shared, cheap anyway
+            texts[i] = _vxlan_text(link, plain)
+        else:
+            texts[i] = STANZA_TEXT.put(link, _link_text(link, plain))
+    if snat:
+        for i in compress(range(len(links)), map(snat.__contains__, map(_NAME, links))):
+            if links[i].role is not LinkRole.FABRIC:
+                texts[i] = _with_snat(links[i], snat)
+    parts = [f"#version:{plan.version}\n", *texts]
     for link in fabric:
         parts += _fabric_stanzas(link)
     return "".join(parts)

@@ -21,6 +21,7 @@ table, only its sets), e.g.::
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from dataclasses import dataclass
 
@@ -47,8 +48,10 @@ class NftSet:
         return FAMILIES[self.version][1]
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def _interval(text: str) -> tuple[int, Interval]:
-    """An element (``addr``, ``net/len`` or ``a-b``) as (family, interval)."""
+    """An element (``addr``, ``net/len`` or ``a-b``) as (family, interval); the same networks come
+    in several sets (``-all``, ``-no-gateway``) and on every node: each text is parsed once."""
     if "-" in text:
         first, last = (ipaddress.ip_address(p.strip()) for p in text.split("-", 1))
         return first.version, (int(first), int(last))
@@ -83,6 +86,8 @@ def _subtract(spans: list[Interval], holes: list[Interval]) -> list[Interval]:
 
 def intervals(ipset: IpSet, version: int) -> tuple[Interval, ...]:
     """The disjoint, sorted intervals of one family: elements minus nomatch."""
+    if not ipset.elements:  # most sets of a large config (vnets without subnets): nothing to do
+        return ()
     spans = [iv for v, iv in map(_interval, ipset.elements) if v == version]
     holes = [iv for v, iv in map(_interval, ipset.nomatch) if v == version]
     return tuple(_merge(_subtract(_merge(spans), _merge(holes))))
@@ -102,8 +107,10 @@ def element_text(version: int, interval: Interval) -> str:
     first, last = (_ip(version, v) for v in interval)
     if first == last:
         return str(first)
-    nets = list(ipaddress.summarize_address_range(first, last))
-    return str(nets[0]) if len(nets) == 1 else f"{first}-{last}"
+    size = interval[1] - interval[0] + 1
+    if size & (size - 1) == 0 and interval[0] % size == 0:  # aligned power of two: one network
+        return f"{first}/{first.max_prefixlen - size.bit_length() + 1}"
+    return f"{first}-{last}"
 
 
 def _quote(text: str) -> str:
@@ -121,13 +128,15 @@ def set_body(nset: NftSet, *, elements: bool = True) -> list[str]:
     return lines
 
 
+def _set_text(nset: NftSet) -> str:
+    body = "".join(f"\t\t{line}\n" for line in set_body(nset))
+    return f"\tset {nset.name} {{\n{body}\t}}\n"
+
+
 def render_ipsets(ipsets: tuple[IpSet, ...], table: str = TABLE) -> str:
     """The table with every set, as ``nft -f`` reads it (the ``sdn render`` output)."""
-    out = [f"table inet {table} {{"]
+    parts = [f"table inet {table} {{\n"]
     for ipset in sorted(ipsets, key=lambda s: s.name):
-        for nset in nft_sets(ipset):
-            out.append(f"\tset {nset.name} {{")
-            out += [f"\t\t{line}" for line in set_body(nset)]
-            out.append("\t}")
-    out.append("}")
-    return "\n".join(out) + "\n"
+        parts += map(_set_text, nft_sets(ipset))
+    parts.append("}\n")
+    return "".join(parts)

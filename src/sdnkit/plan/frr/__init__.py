@@ -58,9 +58,10 @@ def plan_frr(ctx: PlanContext) -> FrrPlan:
     evpn_zones = {z.id: z for z in ctx.zones_here() if z.controller}
     for zone in evpn_zones.values():
         _guarded(ctx, f'zone "{zone.id}"', evpn.plan_zone, b, zone)
-    for vnet in ctx.vnets():
-        if vnet.zone in evpn_zones:
-            _guarded(ctx, f'vnet "{vnet.id}"', evpn.plan_vnet, b, evpn_zones[vnet.zone], vnet)
+    routed = {z.id: z for z in evpn_zones.values() if evpn.routes_vnets(ctx, z)}  # usually none
+    for vnet in ctx.vnets() if routed else ():
+        if vnet.zone in routed:
+            _guarded(ctx, f'vnet "{vnet.id}"', evpn.plan_vnet, b, routed[vnet.zone], vnet)
     daemons = plan_fabrics(ctx, b)
     if ctx.facts.frr_local:
         merge_local(ctx, b, ctx.facts.frr_local)

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sdnkit.config.model import Controller, ControllerType, Vnet, Zone
-from sdnkit.plan.context import PlanContext
+from sdnkit.config.model import Controller, ControllerType, SdnConfig, Vnet, Zone
+from sdnkit.plan.context import PlanContext, config_index
 from sdnkit.plan.frr.builder import FrrBuilder, PendingEntry, RouterDraft
 from sdnkit.plan.frr.model import (
     DEFAULT_VRF,
@@ -93,18 +93,25 @@ def plan_controller(ctx: PlanContext, b: FrrBuilder, ctl: Controller) -> None:
     b.append_route_map(MAP_OUT, PendingEntry("permit"))
 
 
-def null_routes(ctx: PlanContext, zone: Zone) -> list[IpRoute]:
-    """Blackholes in the zone's VRF for every other zone's subnets (no routing between zones
-    through the exit node). The prefixes keep the subnet IDs' addresses, as upstream (§10.5)."""
-    keys = {
-        (s.address.version, int(s.address), s.prefixlen, str(s.address))
-        for s in ctx.config.subnets.values()
-        if s.zone != zone.id
-    }
-    return [
+def _null_routes(config: SdnConfig, zone: Zone) -> tuple[IpRoute, ...]:
+    index = config_index(config)
+    keys = set()
+    for s in config.subnets.values():
+        if s.zone != zone.id:
+            address = s.address
+            keys.add((address.version, int(address), index.network(s).prefixlen, str(address)))
+    return tuple(
         IpRoute(prefix=f"{text}/{plen}", via="null0", is_ipv6=version == 6)
         for version, _, plen, text in sorted(keys)
-    ]
+    )
+
+
+def null_routes(ctx: PlanContext, zone: Zone) -> list[IpRoute]:
+    """Blackholes in the zone's VRF for every other zone's subnets (no routing between zones
+    through the exit node). The prefixes keep the subnet IDs' addresses, as upstream (§10.5).
+    The same on every exit node: computed once per configuration."""
+    config = ctx.config
+    return list(config.derived((__name__, "null_routes", zone.id), lambda: _null_routes(config, zone)))
 
 
 def _exit_filters(ctx: PlanContext, b: FrrBuilder, zone: Zone) -> None:
@@ -177,9 +184,14 @@ def plan_zone(ctx: PlanContext, b: FrrBuilder, zone: Zone) -> None:
         router.l2vpn_evpn().rt_import.extend(sorted(zone.rt_import))
 
 
+def routes_vnets(ctx: PlanContext, zone: Zone) -> bool:
+    """Whether :func:`plan_vnet` adds anything for the zone's vnets on this node."""
+    return zone.exitnodes_local_routing and is_exit_node(ctx, zone)
+
+
 def plan_vnet(ctx: PlanContext, b: FrrBuilder, zone: Zone, vnet: Vnet) -> None:
     """Exit nodes with local routing reach the vnet's subnets through the xvrf veth."""
-    if not (zone.exitnodes_local_routing and is_exit_node(ctx, zone)):
+    if not routes_vnets(ctx, zone):
         return
     dev = f"xvrf_{zone.id}"
     for sub in ctx.subnets(vnet.id):

@@ -11,29 +11,25 @@ Non-exit nodes install an unreachable default route in the VRF (``unreachable_de
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
 
-from sdnkit.config.model import Controller, ControllerType, Vnet, Zone
+from sdnkit.config.model import Controller, ControllerType, SdnConfig, Vnet, Zone
 from sdnkit.errors import PlanError
 from sdnkit.plan.context import PlanContext
 from sdnkit.plan.desired import AnyLink, Bridge, LinkRole, Veth, Vrf, Vxlan
 from sdnkit.plan.mtu import overlay_mtu, xvrf_mtu
-from sdnkit.plan.underlay import Underlay
-from sdnkit.plan.zones.base import VnetPlan, require_tag
-from sdnkit.plan.zones.gateway import forwarding, gateway_addresses, snat_rules
+from sdnkit.plan.zones.base import (
+    NO_ENDPOINT,
+    Endpoint,
+    VnetPlan,
+    ZoneEnv,
+    ZoneInputs,
+    require_tag,
+    snat_subnets,
+)
+from sdnkit.plan.zones.gateway import forwarding, gateway_addresses
 
 XVRF_V4 = (ipaddress.ip_interface("10.255.255.1/30"), ipaddress.ip_interface("10.255.255.2/30"))
 XVRF_V6 = (ipaddress.ip_interface("fe80::1/126"), ipaddress.ip_interface("fe80::2/126"))
-
-
-@dataclass(frozen=True, slots=True)
-class EvpnZone:
-    """What every vnet of one EVPN zone shares on this node."""
-
-    underlay: Underlay
-    mtu: int
-    is_exit: bool
-    links: tuple[AnyLink, ...]
 
 
 def zone_controller(ctx: PlanContext, zone: Zone) -> Controller:
@@ -52,12 +48,21 @@ def is_exit_node(ctx: PlanContext, zone: Zone) -> bool:
     return ctx.node in zone.exitnodes
 
 
-def zone_has_ipv6(ctx: PlanContext, zone: Zone) -> bool:
+def zone_has_ipv6(config: SdnConfig, zone: Zone) -> bool:
     """Whether any vnet of the zone has an IPv6 subnet (PVE looks at the first vnet only, §10.7)."""
-    return any(s.zone == zone.id and s.version == 6 for s in ctx.config.subnets.values())
+    return any(s.zone == zone.id and s.version == 6 for s in config.subnets.values())
 
 
-def _l3vni(zone: Zone, underlay: Underlay, mtu: int) -> list[AnyLink]:
+def node_inputs(ctx: PlanContext, zone: Zone) -> tuple[ZoneInputs, Endpoint]:
+    try:
+        underlay = ctx.evpn_underlay(zone_controller(ctx, zone))
+    except PlanError as err:
+        return ZoneInputs(error=str(err)), NO_ENDPOINT
+    inputs = ZoneInputs(mtu=overlay_mtu(zone, ctx.facts, underlay), exit_node=is_exit_node(ctx, zone))
+    return inputs, Endpoint(local_ip=underlay.local_ip)
+
+
+def _l3vni(zone: Zone, mtu: int | None) -> list[AnyLink]:
     vrf = f"vrf_{zone.id}"
     if not zone.vrf_vxlan:
         return []
@@ -67,7 +72,6 @@ def _l3vni(zone: Zone, underlay: Underlay, mtu: int) -> list[AnyLink]:
             name=vx,
             role=LinkRole.L3VNI,
             vni=zone.vrf_vxlan,
-            local_ip=underlay.local_ip,
             port=zone.vxlan_port,
             learning=False,
             arp_nd_suppress=not zone.disable_arp_nd_suppression,
@@ -77,9 +81,9 @@ def _l3vni(zone: Zone, underlay: Underlay, mtu: int) -> list[AnyLink]:
     ]
 
 
-def _xvrf(ctx: PlanContext, zone: Zone, mtu: int) -> list[AnyLink]:
+def _xvrf(config: SdnConfig, zone: Zone, mtu: int) -> list[AnyLink]:
     outer, inner = f"xvrf_{zone.id}", f"xvrfp_{zone.id}"
-    v6 = zone_has_ipv6(ctx, zone)
+    v6 = zone_has_ipv6(config, zone)
     return [
         Veth(
             name=outer,
@@ -99,40 +103,42 @@ def _xvrf(ctx: PlanContext, zone: Zone, mtu: int) -> list[AnyLink]:
     ]
 
 
-def evpn_zone(ctx: PlanContext, zone: Zone) -> EvpnZone:
-    underlay = ctx.evpn_underlay(zone_controller(ctx, zone))
-    mtu = overlay_mtu(zone, ctx.facts, underlay)
-    is_exit = is_exit_node(ctx, zone)
-    links: list[AnyLink] = [Vrf(name=f"vrf_{zone.id}", role=LinkRole.VRF, unreachable_default=not is_exit)]
-    links += _l3vni(zone, underlay, mtu)
-    if is_exit and zone.exitnodes_local_routing:
-        links += _xvrf(ctx, zone, mtu)
-    return EvpnZone(underlay, mtu, is_exit, tuple(links))
+def zone_links(env: ZoneEnv, zone: Zone) -> tuple[AnyLink, ...]:
+    """The links every vnet of the zone shares on this node: VRF, L3VNI, exit-node veths."""
+    inputs = env.require()
+    mtu = inputs.mtu or 0  # node_inputs always sets it for evpn zones
+    links: list[AnyLink] = [
+        Vrf(name=f"vrf_{zone.id}", role=LinkRole.VRF, unreachable_default=not inputs.exit_node)
+    ]
+    links += _l3vni(zone, mtu)
+    if inputs.exit_node and zone.exitnodes_local_routing:
+        links += _xvrf(env.config, zone, mtu)
+    return tuple(links)
 
 
-def plan_vnet(ctx: PlanContext, zone: Zone, vnet: Vnet) -> VnetPlan:
+def plan_vnet(env: ZoneEnv, zone: Zone, vnet: Vnet) -> VnetPlan:
     tag = require_tag(zone, vnet)
-    shared = ctx.memo(("evpn", zone.id), lambda: evpn_zone(ctx, zone))
-    subnets = ctx.subnets(vnet.id)
+    inputs = env.require()
+    shared = env.shared(lambda: zone_links(env, zone))
+    subnets = env.subnets(vnet.id)
     port = f"vxlan_{vnet.id}"
     vxlan = Vxlan(
         name=port,
         role=LinkRole.VNET_PORT,
         vni=tag,
-        local_ip=shared.underlay.local_ip,
         port=zone.vxlan_port,
         learning=False,
         arp_nd_suppress=not zone.disable_arp_nd_suppression,
-        mtu=shared.mtu,
+        mtu=inputs.mtu,
     )
     ip_forward, ip6_forward = forwarding(subnets)
     bridge = Bridge(
         name=vnet.id,
         role=LinkRole.VNET,
-        addresses=gateway_addresses(ctx, subnets),
+        addresses=gateway_addresses(env, subnets),
         hwaddress=zone.mac,
         ports=(port,),
-        mtu=shared.mtu,
+        mtu=inputs.mtu,
         alias=vnet.alias,
         ip_forward=ip_forward,
         ip6_forward=ip6_forward,
@@ -141,5 +147,5 @@ def plan_vnet(ctx: PlanContext, zone: Zone, vnet: Vnet) -> VnetPlan:
         isolate_guest_ports=vnet.isolate_ports,
         guest_port_learning=not zone.bridge_disable_mac_learning,
     )
-    snat = snat_rules(ctx, vnet.id, subnets) if shared.is_exit else ()
-    return VnetPlan(links=(bridge, vxlan, *shared.links), snat=snat)
+    snat = snat_subnets(subnets) if inputs.exit_node else ()
+    return VnetPlan(links=(bridge, vxlan, *shared), snat=snat)

@@ -1,4 +1,8 @@
-"""Routed vnets (simple and evpn zones): gateway addresses, forwarding and SNAT of subnets."""
+"""Routed vnets (simple and evpn zones): gateway addresses, forwarding and SNAT of subnets.
+
+Gateways and forwarding depend on the configuration only; SNAT rules need the node's egress and
+are made per node from the subnets a vnet names for SNAT (``VnetPlan.snat``).
+"""
 
 from __future__ import annotations
 
@@ -6,15 +10,17 @@ import ipaddress
 from collections.abc import Sequence
 
 from sdnkit.config.model import IPAddress, IPInterface, Subnet
-from sdnkit.plan.context import PlanContext
+from sdnkit.plan.context import ConfigIndex
 from sdnkit.plan.desired import SnatRule
+from sdnkit.plan.facts import NodeFacts
+from sdnkit.plan.zones.base import ZoneEnv
 
 # where PVE looks for the egress of SNAT traffic (``ip route get``), per address family
 EGRESS_PROBE = {4: ipaddress.ip_address("8.8.8.8"), 6: ipaddress.ip_address("2001:4860:4860::8888")}
 CONNTRACK_ZONE = 1  # firewall bridges' conntrack zone (PVE's ``-i fwbr+ -j CT --zone 1``)
 
 
-def gateway_addresses(ctx: PlanContext, subnets: Sequence[Subnet]) -> tuple[IPInterface, ...]:
+def gateway_addresses(env: ZoneEnv, subnets: Sequence[Subnet]) -> tuple[IPInterface, ...]:
     """Each subnet's gateway with the subnet's prefix length, once per gateway address."""
     seen: set[IPAddress] = set()
     out: list[IPInterface] = []
@@ -22,8 +28,7 @@ def gateway_addresses(ctx: PlanContext, subnets: Sequence[Subnet]) -> tuple[IPIn
         gateway = sub.gateway
         if gateway is not None and gateway not in seen:
             seen.add(gateway)
-            iface = ipaddress.IPv4Interface if gateway.version == 4 else ipaddress.IPv6Interface
-            out.append(iface((int(gateway), ctx.network(sub).prefixlen)))  # from int: no re-parsing
+            out.append(env.index.gateway(sub, gateway))
     return tuple(out)
 
 
@@ -33,22 +38,25 @@ def forwarding(subnets: Sequence[Subnet]) -> tuple[bool | None, bool | None]:
     return (True if 4 in families else None), (True if 6 in families else None)
 
 
-def snat_rules(ctx: PlanContext, vnet: str, subnets: Sequence[Subnet]) -> tuple[SnatRule, ...]:
-    """SNAT of each ``snat`` subnet to the node's egress address of the subnet's family.
+def snat_rules(
+    facts: NodeFacts, index: ConfigIndex, vnet: str, subnets: Sequence[Subnet]
+) -> tuple[tuple[SnatRule, ...], tuple[str, ...]]:
+    """SNAT of each subnet (those marked ``snat``) to the node's egress address of its family,
+    and a warning per subnet without an egress route.
 
     The family is the subnet's own (PVE takes the gateway's and treats "no gateway" as IPv4,
     §10.9); the conntrack-zone rule is set once per vnet and family, not once per subnet.
     """
     rules: list[SnatRule] = []
+    warnings: list[str] = []
+    families: set[int] = set()  # of the rules so far
     for sub in subnets:
-        if not sub.snat:
-            continue
-        network = ctx.network(sub)
-        route = ctx.facts.route4 if network.version == 4 else ctx.facts.route6  # towards EGRESS_PROBE
+        network = index.network(sub)
+        version = network.version
+        route = facts.route4 if version == 4 else facts.route6  # towards EGRESS_PROBE
         if route is None:
-            ctx.warn(f'vnet "{vnet}": subnet {sub.cidr} has snat but no IPv{network.version} egress route')
+            warnings.append(f'vnet "{vnet}": subnet {sub.cidr} has snat but no IPv{version} egress route')
             continue
-        first = not any(r.source.version == network.version for r in rules)
         rules.append(
             SnatRule(
                 vnet=vnet,
@@ -56,7 +64,8 @@ def snat_rules(ctx: PlanContext, vnet: str, subnets: Sequence[Subnet]) -> tuple[
                 source=network,
                 out_iface=route.iface,
                 to_source=route.src,
-                conntrack_zone=CONNTRACK_ZONE if first else None,
+                conntrack_zone=None if version in families else CONNTRACK_ZONE,
             )
         )
-    return tuple(rules)
+        families.add(version)
+    return tuple(rules), tuple(warnings)

@@ -12,17 +12,18 @@ from __future__ import annotations
 
 from sdnkit.config.model import Vnet, Zone
 from sdnkit.errors import PlanError
-from sdnkit.plan.context import PlanContext
 from sdnkit.plan.desired import AnyLink, Bridge, Existing, LinkRole, OvsIntPort, Veth, Vlan
-from sdnkit.plan.facts import InterfaceFacts
 from sdnkit.plan.mtu import bridged_mtu
-from sdnkit.plan.zones.base import VLAN_AWARE_VIDS, VnetPlan, vids
+from sdnkit.plan.zones.base import VLAN_AWARE_VIDS, Uplink, VnetPlan, ZoneEnv, vids
 from sdnkit.plan.zones.uplink import uplink_bridge
+from sdnkit.plan.zones.uplink import uplink_inputs as node_inputs
+
+__all__ = ["node_inputs", "plan_vnet"]
 
 DEFAULT_PROTOCOL = "802.1q"
 
 
-def _service_port(zone: Zone, uplink: InterfaceFacts, stag: int) -> tuple[list[AnyLink], str]:
+def _service_port(zone: Zone, uplink: Uplink, stag: int) -> tuple[list[AnyLink], str]:
     """The link(s) that carry the service VLAN, and the port name for ``z_<zone>``."""
     mtu = bridged_mtu(zone)
     proto = zone.vlan_protocol
@@ -68,8 +69,8 @@ def _service_port(zone: Zone, uplink: InterfaceFacts, stag: int) -> tuple[list[A
     return [sv], name
 
 
-def _zone_links(ctx: PlanContext, zone: Zone) -> tuple[AnyLink, ...]:
-    uplink = uplink_bridge(ctx, zone)
+def _zone_links(env: ZoneEnv, zone: Zone) -> tuple[AnyLink, ...]:
+    uplink = uplink_bridge(env.require())
     if zone.tag is None:
         raise PlanError(
             f'zone "{zone.id}": a qinq zone needs a service tag', obj=f'zone "{zone.id}"', key="tag"
@@ -91,8 +92,8 @@ def _zone_links(ctx: PlanContext, zone: Zone) -> tuple[AnyLink, ...]:
     return tuple(links)
 
 
-def plan_vnet(ctx: PlanContext, zone: Zone, vnet: Vnet) -> VnetPlan:
-    zone_links = ctx.memo(("qinq", zone.id), lambda: _zone_links(ctx, zone))
+def plan_vnet(env: ZoneEnv, zone: Zone, vnet: Vnet) -> VnetPlan:
+    zone_links = env.shared(lambda: _zone_links(env, zone))
     zbridge = f"z_{zone.id}"
     if vnet.tag:
         port = f"{zbridge}.{vnet.tag}"

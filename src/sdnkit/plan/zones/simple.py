@@ -11,21 +11,34 @@ from sdnkit.config.model import Vnet, Zone
 from sdnkit.plan.context import PlanContext
 from sdnkit.plan.desired import Bridge, LinkRole
 from sdnkit.plan.mtu import bridged_mtu
-from sdnkit.plan.zones.base import VnetPlan, vids
-from sdnkit.plan.zones.gateway import forwarding, gateway_addresses, snat_rules
+from sdnkit.plan.zones.base import (
+    NO_ENDPOINT,
+    NO_INPUTS,
+    Endpoint,
+    VnetPlan,
+    ZoneEnv,
+    ZoneInputs,
+    snat_subnets,
+    vids,
+)
+from sdnkit.plan.zones.gateway import forwarding, gateway_addresses
 
 HOST_ROUTE_PREFIX = 32
 
 
-def plan_vnet(ctx: PlanContext, zone: Zone, vnet: Vnet) -> VnetPlan:
-    subnets = ctx.subnets(vnet.id)
+def node_inputs(ctx: PlanContext, zone: Zone) -> tuple[ZoneInputs, Endpoint]:
+    return NO_INPUTS, NO_ENDPOINT  # nothing node-specific but SNAT
+
+
+def plan_vnet(env: ZoneEnv, zone: Zone, vnet: Vnet) -> VnetPlan:
+    subnets = env.subnets(vnet.id)
     ip_forward, ip6_forward = forwarding(subnets)
     bridge = Bridge(
         name=vnet.id,
         role=LinkRole.VNET,
-        addresses=gateway_addresses(ctx, subnets),
+        addresses=gateway_addresses(env, subnets),
         routes=tuple(
-            n for n in map(ctx.network, subnets) if n.version == 4 and n.prefixlen == HOST_ROUTE_PREFIX
+            n for n in map(env.network, subnets) if n.version == 4 and n.prefixlen == HOST_ROUTE_PREFIX
         ),
         vlan_aware=vnet.vlanaware,
         vids=vids(vnet),
@@ -36,4 +49,4 @@ def plan_vnet(ctx: PlanContext, zone: Zone, vnet: Vnet) -> VnetPlan:
         isolate_guest_ports=vnet.isolate_ports,
         guest_port_learning=not zone.bridge_disable_mac_learning,
     )
-    return VnetPlan(links=(bridge,), snat=snat_rules(ctx, vnet.id, subnets))
+    return VnetPlan(links=(bridge,), snat=snat_subnets(subnets))

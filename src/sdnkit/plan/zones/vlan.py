@@ -12,12 +12,13 @@ How the VLAN reaches the vnet bridge depends on the uplink bridge:
 from __future__ import annotations
 
 from sdnkit.config.model import Vnet, Zone
-from sdnkit.plan.context import PlanContext
 from sdnkit.plan.desired import AnyLink, Bridge, Existing, LinkRole, OvsIntPort, Veth, Vlan
-from sdnkit.plan.facts import InterfaceFacts
 from sdnkit.plan.mtu import bridged_mtu
-from sdnkit.plan.zones.base import VnetPlan, require_tag, vids
+from sdnkit.plan.zones.base import Uplink, VnetPlan, ZoneEnv, require_tag, vids
 from sdnkit.plan.zones.uplink import uplink_bridge
+from sdnkit.plan.zones.uplink import uplink_inputs as node_inputs
+
+__all__ = ["node_inputs", "plan_vnet"]
 
 
 def _ovs(vnet: Vnet, bridge: str, tag: int, mtu: int | None) -> tuple[list[AnyLink], str]:
@@ -34,7 +35,7 @@ def _ovs(vnet: Vnet, bridge: str, tag: int, mtu: int | None) -> tuple[list[AnyLi
     return links, port
 
 
-def _legacy(vnet: Vnet, uplink: InterfaceFacts, tag: int, mtu: int | None) -> tuple[list[AnyLink], str]:
+def _legacy(vnet: Vnet, uplink: Uplink, tag: int, mtu: int | None) -> tuple[list[AnyLink], str]:
     ln, pr = f"ln_{vnet.id}", f"pr_{vnet.id}"
     nic_vlans = [f"{nic}.{tag}" for nic in uplink.ports]
     links: list[AnyLink] = [
@@ -49,8 +50,8 @@ def _legacy(vnet: Vnet, uplink: InterfaceFacts, tag: int, mtu: int | None) -> tu
     return links, ln
 
 
-def plan_vnet(ctx: PlanContext, zone: Zone, vnet: Vnet) -> VnetPlan:
-    uplink = uplink_bridge(ctx, zone)
+def plan_vnet(env: ZoneEnv, zone: Zone, vnet: Vnet) -> VnetPlan:
+    uplink = uplink_bridge(env.require())
     tag = require_tag(zone, vnet)
     mtu = bridged_mtu(zone)
     if uplink.is_ovs:
