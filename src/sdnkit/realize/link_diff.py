@@ -35,7 +35,8 @@ def link_changes(cs: ChangeSet, spec: LinkSpec, have: LinkState) -> None:
     _scalar(cs, spec, have, "address", spec.hwaddress, have.hwaddress)
     _master(cs, spec, have)
     _brport(cs, spec, have)
-    if spec.owned and not have.up:
+    if spec.up and not have.up:
+        _remember(cs, spec, "up", False)
         cs.add(
             Phase.UP,
             _obj(spec.name),
@@ -335,9 +336,14 @@ def _listed(spec: LinkSpec | None, key: str) -> bool:
         return False
     if key.startswith("info."):
         return key[5:] in spec.info
-    return {"mtu": spec.mtu, "address": spec.hwaddress, "master": spec.master, "alias": spec.alias}[
-        key
-    ] is not None
+    values = {
+        "mtu": spec.mtu,
+        "address": spec.hwaddress,
+        "master": spec.master,
+        "alias": spec.alias,
+        "up": spec.up,
+    }
+    return values[key] is not None
 
 
 def _restore_originals(cs: ChangeSet, name: str, spec: LinkSpec | None, have: LinkState) -> None:
@@ -360,6 +366,9 @@ def _restore_originals(cs: ChangeSet, name: str, spec: LinkSpec | None, have: Li
 
 
 def _restore_step(name: str, key: str, value: Any, have: LinkState) -> tuple[Step | None, tuple[Step, ...]]:
+    if key == "up":
+        down, up = ip("link", "set", "dev", name, "down"), ip("link", "set", "dev", name, "up")
+        return (down, (up,)) if have.up and not value else (None, ())
     if key == "master":
         return (
             (_master_step(name, value), (_master_step(name, have.master),))

@@ -29,8 +29,8 @@ def fingerprint(spec: LinkSpec) -> str:
     """A digest of everything a link spec asks for (stable across processes)."""
     canonical = [
         spec.name, spec.owned, spec.kind, sorted(spec.info.items()), spec.mtu, spec.hwaddress, spec.alias,
-        spec.master, list(spec.addresses), sorted(spec.brport.items()), sorted(spec.fdb), sorted(spec.vids),
-        sorted(spec.sysctls.items()),
+        spec.master, spec.up, list(spec.addresses), sorted(spec.brport.items()), sorted(spec.fdb),
+        sorted(spec.vids), sorted(spec.sysctls.items()),
     ]  # fmt: skip
     return hashlib.blake2b(json.dumps(canonical).encode(), digest_size=8).hexdigest()
 

@@ -49,6 +49,7 @@ class LinkSpec:
     hwaddress: str | None = None
     alias: str | None = None  # owned links: "" clears it
     master: str | None = None  # owned links: None means "no master"
+    up: bool | None = None  # True: bring it up (every link the plan lists, as ifupdown2's "auto")
     addresses: tuple[str, ...] = ()  # in plan order (the first IPv4 address becomes primary)
     brport: Mapping[str, bool] = field(default_factory=dict)
     fdb: frozenset[str] = frozenset()
@@ -110,6 +111,7 @@ def _link_spec(link: d.AnyLink) -> LinkSpec:
     return LinkSpec(
         name=link.name,
         owned=owned,
+        up=True,
         kind=kind,
         info=info,
         mtu=link.mtu,
@@ -139,7 +141,7 @@ def _implicit_port(port: str, links: Mapping[str, LinkSpec]) -> LinkSpec:
     match = _DOTTED.fullmatch(port)
     if match:
         info = {"link": match["raw"], "id": int(match["vid"]), "protocol": "802.1Q"}
-        return LinkSpec(name=port, owned=True, kind="vlan", info=info)
+        return LinkSpec(name=port, owned=True, up=True, kind="vlan", info=info)
     return LinkSpec(name=port, owned=False)
 
 
@@ -162,7 +164,7 @@ def _add_veth_peers(links: dict[str, LinkSpec]) -> None:
         if spec.kind == "veth" and spec.info["peer"] not in links:
             check_ifname(spec.info["peer"], what=f'veth "{spec.name}": peer')
             links[spec.info["peer"]] = LinkSpec(
-                name=spec.info["peer"], owned=True, kind="veth", info={"peer": spec.name}
+                name=spec.info["peer"], owned=True, up=True, kind="veth", info={"peer": spec.name}
             )
 
 
