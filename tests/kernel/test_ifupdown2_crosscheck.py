@@ -9,9 +9,11 @@ each NIC):
 * theirs: ifupdown2's ``ifreload -a`` on the host file plus our rendered ``sdn`` file (Debian's
   ifupdown2, unpacked by ``scripts/ifupdown2.sh`` and run inside the namespace).
 
-The two must agree on links, kinds, kind data, masters, MTUs, addresses, bridge-port flags and
-flood FDB entries. Cases needing VLAN devices, VLAN-aware bridges or VRF are marked ``uml`` (they
-run inside User-Mode-Linux); Open vSwitch cases are skipped (no OVS here).
+The two must agree on links, kinds, kind data, masters, MTUs, up state, addresses, bridge-port
+flags and flood FDB entries, and a second apply of the plan must change nothing. Cases needing
+VLAN devices, VLAN-aware bridges or VRF are marked ``uml`` (they run inside User-Mode-Linux);
+Open vSwitch cases are skipped (no OVS here), and so are those Debian's ifupdown2 3.0 refuses
+(PVE's fork accepts them) and those whose files equal an earlier case's.
 """
 
 from __future__ import annotations
@@ -102,8 +104,12 @@ def _params() -> Iterator[Any]:
     checked: dict[str, str] = {}  # what ifupdown2 gets -> the first case that gives it
     for case in cases:
         case_id = f"{case.parent.name}/{case.name}"
-        features, never = _needs(case)
-        rendered = (case / "interfaces").read_text() + "\n" + render_interfaces(_plan(case))
+        try:
+            features, never = _needs(case)
+            rendered = (case / "interfaces").read_text() + "\n" + render_interfaces(_plan(case))
+        except Exception as err:  # a planner bug must not hide the other cases (tests/compat reports it)
+            yield pytest.param(case, set(), marks=pytest.mark.skip(reason=f"cannot plan: {err}"), id=case_id)
+            continue
         never = never or _ifupdown2_refuses(rendered)
         if not never and rendered in checked:  # many EVPN cases differ only in their FRR part
             never = f"ifupdown2 gets the same files as for {checked[rendered]}, checked there"
@@ -188,19 +194,42 @@ def _ifupdown2(netns: str, workdir: Path, *argv: str) -> None:
     assert done.returncode == 0, f"ifupdown2 {' '.join(argv)} failed: {done.stderr}"
 
 
-def _known_ifupdown2_losses(theirs: dict[str, Any], ours: dict[str, Any]) -> dict[str, Any]:
-    """ifupdown2 3.0 adds a VRF member's addresses before enslaving it; the enslaving cycles the
-    link, and the kernel drops its IPv6 addresses (keep_addr_on_down=0). We enslave first, so the
-    IPv6 gateway stays, as the configuration says: count ours as what ifupdown2 meant."""
+def _known_differences(theirs: dict[str, Any], ours: dict[str, Any], planned: set[str]) -> dict[str, Any]:
+    """ifupdown2's state, with its two known side effects replaced by ours.
+
+    * ifupdown2 3.0 adds a VRF member's addresses before enslaving it; the enslaving cycles the
+      link, and the kernel drops its IPv6 addresses (keep_addr_on_down=0). We enslave first, so
+      the IPv6 gateway stays, as the configuration says.
+    * ifupdown2 turns forwarding on for the host's own bridge when a VLAN device of ours sits on
+      it (an "upper"); sdnkit leaves the sysctls of links the plan does not list alone.
+    """
     for name, link in theirs.items():
         mine = ours.get(name)
-        if mine and link["master"] and theirs.get(link["master"], {}).get("kind") == "vrf":
+        if not mine:
+            continue
+        if link["master"] and theirs.get(link["master"], {}).get("kind") == "vrf":
             v6 = [a for a in mine["addresses"] if ":" in a]
             link["addresses"] = sorted({*link["addresses"], *v6})
+        if name not in planned:
+            link["sysctls"] = mine["sysctls"]
     return theirs
 
 
-FIELDS = ("kind", "data", "link", "master", "mtu", "up", "addresses", "port", "flood")
+FIELDS = ("kind", "data", "link", "master", "mtu", "up", "addresses", "port", "flood", "sysctls")
+SYSCTLS = ("ipv4/conf/*/forwarding", "ipv6/conf/*/forwarding", "ipv4/conf/*/arp_accept")
+
+
+def sysctls(netns: str) -> dict[str, dict[str, str]]:
+    """Per link: forwarding (IPv4, IPv6) and arp_accept, as /proc/sys/net shows them."""
+    paths = " ".join(f"/proc/sys/net/{p}" for p in SYSCTLS)
+    out = subprocess.run(["ip", "netns", "exec", netns, "sh", "-c", f"grep -H . {paths}"],
+                         check=True, capture_output=True, text=True).stdout  # fmt: skip
+    values: dict[str, dict[str, str]] = {}
+    for line in out.splitlines():
+        path, value = line.rsplit(":", 1)
+        parts = path.split("/")  # /proc/sys/net/<family>/conf/<link>/<key>
+        values.setdefault(parts[6], {})[f"{parts[4]}.{parts[7]}"] = value
+    return values
 
 
 def state(netns: str) -> dict[str, Any]:
@@ -216,6 +245,7 @@ def state(netns: str) -> dict[str, Any]:
         if entry["mac"] == "00:00:00:00:00:00" and "dst" in entry:
             flood.setdefault(entry["ifname"], []).append(entry["dst"])
     links = {}
+    knobs = sysctls(netns)
     for link in json.loads(out.stdout):
         name = link["ifname"]
         if name == "lo" or name.endswith("_p"):
@@ -239,6 +269,7 @@ def state(netns: str) -> dict[str, Any]:
             ),
             "port": {k: slave.get(k) for k in ("learning", "neigh_suppress") if k in slave},
             "flood": sorted(flood.get(name, [])),
+            "sysctls": knobs.get(name, {}),
         }
     return links
 
@@ -267,10 +298,12 @@ def test_ours_and_ifupdown2_build_the_same_kernel_state(
     _ifupdown2(theirs, tmp_path / theirs, "ifreload", "-a")
 
     got = state(ours)
-    want = _known_ifupdown2_losses(state(theirs), got)
+    want = _known_differences(state(theirs), got, {link.name for link in plan.links})
     differences = {}
     for name in sorted(set(got) | set(want)):
         mine, theirs_ = got.get(name, {}), want.get(name, {})
         if fields := {k: (mine.get(k), theirs_.get(k)) for k in FIELDS if mine.get(k) != theirs_.get(k)}:
             differences[name] = fields
     assert differences == {}, "per link and field: (ours, ifupdown2's)"
+    again = apply_plan(plan, netns=ours, state_dir=tmp_path / "realize")
+    assert not again.changed, f"a second apply still changes: {again.changes}"

@@ -269,6 +269,26 @@ def test_a_foreign_link_in_the_way_is_refused_and_nothing_changes(host_links: st
     assert snapshot(ns) == before
 
 
+def test_a_bridge_of_the_same_name_made_by_someone_else_is_not_taken_over(ns: str, state_dir: Path) -> None:
+    ipn(ns, "link", "add", "vnA", "type", "bridge")  # an admin's bridge that happens to be named like a vnet
+    ipn(ns, "address", "add", "198.51.100.1/24", "dev", "vnA")
+    with pytest.raises(RealizeError, match='link "vnA": exists and is not managed by sdnkit') as err:
+        apply_plan(plan(simple_vnet("vnA", "10.0.1.1/24")), netns=ns, state_dir=state_dir)
+    assert "link group 21316" in str(err.value)
+    assert addrs(links(ns)["vnA"]) == {"198.51.100.1/24"}
+
+
+def test_links_stay_ours_when_the_state_file_is_lost(ns: str, state_dir: Path) -> None:
+    p = plan(vxlan_vnet("vnA", 100), simple_vnet("vnB", "10.0.1.1/24"))
+    apply_plan(p, netns=ns, state_dir=state_dir)
+    assert {lk["ifname"]: lk["group"] for lk in json.loads(ipn(ns, "-j", "link", "show"))}["vnA"] == "21316"
+    (state_dir / "realize.json").unlink()
+
+    assert apply_plan(p, netns=ns, state_dir=state_dir).changes == ()  # recognised by their mark
+    apply_plan(plan(vxlan_vnet("vnA", 100)), netns=ns, state_dir=state_dir)
+    assert "vnB" not in links(ns)
+
+
 def test_existing_links_only_get_the_listed_settings_and_get_them_back(
     host_links: str, state_dir: Path
 ) -> None:

@@ -55,8 +55,17 @@ def site() -> Iterator[Site]:
         pytest.skip("needs root for network namespaces")
     base = f"rn{os.getpid() % 100000}n{next(_COUNTER)}"
     s = Site(node=f"{base}-n", outside=f"{base}-o", guest=f"{base}-g")
-    for ns in (s.node, s.outside, s.guest):
-        subprocess.run(["ip", "netns", "add", ns], check=True)
+    try:
+        for ns in (s.node, s.outside, s.guest):
+            subprocess.run(["ip", "netns", "add", ns], check=True)
+        _build(s)
+        yield s
+    finally:
+        for ns in (s.guest, s.outside, s.node):
+            subprocess.run(["ip", "netns", "del", ns], check=False, capture_output=True)
+
+
+def _build(s: Site) -> None:
     script = f"""
         -n {s.node} link set lo up
         -n {s.node} link add vmbr0 type bridge
@@ -74,13 +83,11 @@ def site() -> Iterator[Site]:
     """
     for line in script.strip().splitlines():
         subprocess.run(["ip", *line.split()], check=True)
-    s.run(s.node, "sysctl", "-qw", "net.ipv4.conf.all.forwarding=1")
+    # ifupdown2 turns forwarding on for every bridge with an address (so replies come back in)
+    s.run(s.node, "sysctl", "-qw", "net.ipv4.conf.vmbr0.forwarding=1")
     rule = "ip saddr 192.0.2.1 icmp type echo-request counter"
     chain = "add chain inet probe input { type filter hook input priority 0; }"
     s.run(s.outside, "nft", f"add table inet probe; {chain}; add rule inet probe input {rule}")
-    yield s
-    for ns in (s.guest, s.outside, s.node):
-        subprocess.run(["ip", "netns", "del", ns], check=False)
 
 
 def snat_plan(*rules: SnatRule, version: int = 1) -> NodePlan:

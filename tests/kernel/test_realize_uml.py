@@ -50,11 +50,13 @@ def ns() -> Iterator[str]:
         pytest.skip("needs root for network namespaces")
     name = f"ru{os.getpid() % 100000}n{next(_COUNTER)}"
     subprocess.run(["ip", "netns", "add", name], check=True)
-    ipn(name, "link", "add", "eth0", "type", "veth", "peer", "name", "eth0p")
-    ipn(name, "link", "set", "eth0", "up")  # the host's NIC is up (a VLAN on it cannot go up otherwise)
-    ipn(name, "link", "set", "eth0p", "up")
-    yield name
-    subprocess.run(["ip", "netns", "del", name], check=False)
+    try:
+        ipn(name, "link", "add", "eth0", "type", "veth", "peer", "name", "eth0p")
+        ipn(name, "link", "set", "eth0", "up")  # the host's NIC is up (a VLAN on it cannot go up otherwise)
+        ipn(name, "link", "set", "eth0p", "up")
+        yield name
+    finally:
+        subprocess.run(["ip", "netns", "del", name], check=False)
 
 
 def ipn(ns: str, *argv: str) -> str:

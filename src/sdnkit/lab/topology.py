@@ -123,6 +123,15 @@ def build(state: LabState) -> None:
     batches += [Batch(state.ns(n), tuple(_node_lines(i))) for i, n in enumerate(state.node_names, start=1)]
     run_batches(batches)
     wait_ready({state.ns(n): ("vmbr0", "eth0") for n in state.node_names} | {state.ns("outside"): ("eth0",)})
+    for name in state.node_names:
+        _host_forwarding(state.ns(name))
+
+
+def _host_forwarding(netns: str) -> None:
+    """What ifupdown2 does on a PVE host for vmbr0, a bridge with an address: forwarding on, so
+    that replies to a guest's SNAT'ed traffic are routed back in from the uplink."""
+    knobs = ("net.ipv4.conf.vmbr0.forwarding=1", "net.ipv6.conf.vmbr0.forwarding=1")
+    subprocess.run(["ip", "netns", "exec", netns, "sysctl", "-qw", *knobs], check=True, capture_output=True)
 
 
 def existing_namespaces() -> set[str]:

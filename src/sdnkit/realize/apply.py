@@ -18,9 +18,10 @@ from sdnkit.errors import RealizeError, RollbackError, VerifyError
 from sdnkit.plan.desired import NodePlan
 from sdnkit.realize import netns as netns_mod
 from sdnkit.realize import scope as scope_mod
-from sdnkit.realize.base import ApplyResult, Change
+from sdnkit.realize.base import ApplyResult, Change, Phase
 from sdnkit.realize.changeset import ChangeSet
 from sdnkit.realize.diff import diff
+from sdnkit.realize.frr import FrrChange, FrrInstance, plan_frr
 from sdnkit.realize.ipbatch import ChangeFailed, Transaction
 from sdnkit.realize.kernel_state import KernelState, ReadScope, read_kernel
 from sdnkit.realize.link_diff import default_sysctl
@@ -40,25 +41,40 @@ def apply_plan(
     nat_backend: str = NatBackendName.AUTO,
     dry_run: bool = False,
     incremental: bool = False,
+    frr: FrrInstance | None = None,
 ) -> ApplyResult:
     """Make this node's kernel match ``plan``; see the package docstring."""
     spec = build_spec(plan)  # a bad plan fails here, before anything is read or changed
     prints = scope_mod.fingerprints(spec)
+    frr_text = _render_frr(plan) if frr is not None else None
     store = OwnershipStore(state_dir)
     with netns_mod.entered(netns), store.locked():
         own = store.load()
         work = _decide(spec, own, prints, incremental)
         nat, nat_record = plan_nat(spec.snat, own.nat, nat_backend)
+        frr_change = plan_frr(frr_text, frr)
         changes = work.cs.ordered()
-        described = tuple(str(c) for c in changes) + ((nat.describe(),) if nat else ())
+        extra = tuple(x.describe() for x in (nat, frr_change) if x is not None)
         if dry_run:
-            return ApplyResult(changes=described, dry_run=True)
+            return ApplyResult(changes=tuple(str(c) for c in changes) + extra, dry_run=True)
         final = work.final(plan.version, nat_record)
-        if not changes and nat is None:
+        if not changes and nat is None and frr_change is None:
             store.save(final)  # adopted links, a new plan version, fingerprints: no kernel change
             return ApplyResult()
-        _execute(store, work, changes, nat, final)
-    return ApplyResult(changes=tuple(str(c) for c in changes), nat_changed=nat is not None)
+        _execute(store, work, changes, (nat, frr_change), final)
+    return ApplyResult(
+        changes=tuple(str(c) for c in changes),
+        nat_changed=nat is not None,
+        frr_changed=frr_change is not None,
+    )
+
+
+def _render_frr(plan: NodePlan) -> str | None:
+    if plan.frr is None:
+        return None
+    from sdnkit.render.frr import render_frr  # only nodes with FRR pay for the import
+
+    return render_frr(plan.frr)
 
 
 @dataclass(slots=True)
@@ -109,8 +125,13 @@ def read_scope(spec: Spec, own: Ownership, links: tuple[str, ...] | None = None)
 
 
 def _execute(
-    store: OwnershipStore, work: _Work, changes: tuple[Change, ...], nat: NatChange | None, final: Ownership
+    store: OwnershipStore,
+    work: _Work,
+    changes: tuple[Change, ...],
+    services: tuple[NatChange | None, FrrChange | None],
+    final: Ownership,
 ) -> None:
+    nat, frr_change = services
     own, cs = work.own, work.cs
     intent = own.copy()  # written ahead: links about to be created are ours even if we get killed
     intent.owned.update(cs.new.owned)
@@ -119,12 +140,16 @@ def _execute(
     intent.nat = own.nat or ({"backend": nat.backend.name, "digest": "", "listing": ""} if nat else None)
     store.save(intent)
     txn = Transaction()
-    undo_nat: list[Callable[[], None]] = []
+    undo_nat: list[Callable[[], None]] = []  # NAT and FRR, undone before the kernel changes
     try:
         txn.run(changes)
         if nat is not None:
             final.nat = nat.apply()
             undo_nat.append(nat.undo)
+        if frr_change is not None:
+            frr_change.apply()  # restores the old frr.conf itself when the reload fails
+            undo_nat.append(frr_change.undo)
+            txn.run(_sysctls_again(cs))
         verify(cs.spec, cs.new, _verify_links(cs))
     except ChangeFailed as failed:
         err = RealizeError(
@@ -135,6 +160,15 @@ def _execute(
     except BaseException as err:  # refused NAT, failed verification, a bug, an interrupt: undo all
         _rollback(store, own, txn, undo_nat, err)
     store.save(final)
+
+
+def _sysctls_again(cs: ChangeSet) -> tuple[Change, ...]:
+    """The sysctl writes needed once more after an FRR reload: zebra's ``ip forwarding`` writes
+    ``net.ipv4.ip_forward``, and the kernel then resets every link's ``forwarding`` with it."""
+    if not any(s.sysctls for s in cs.spec.links.values()):
+        return ()
+    again = diff(cs.spec, read_kernel(read_scope(cs.spec, cs.new)), cs.new)
+    return tuple(c for c in again.ordered() if c.phase is Phase.SYSCTLS)
 
 
 def _name(obj: str) -> str:
@@ -152,7 +186,7 @@ def _rollback(
     for undo in reversed(undo_nat):
         try:
             undo()
-        except RealizeError as nat_err:
+        except (RealizeError, OSError) as nat_err:
             problems.append(str(nat_err))
     problems += txn.rollback()
     if problems:

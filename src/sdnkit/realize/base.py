@@ -18,6 +18,10 @@ from sdnkit.errors import RealizeError
 # Routes sdnkit adds carry this protocol number (``ip route ... proto 241``), so that reading
 # and removing them never touches a route somebody else (the kernel, FRR, an admin) installed.
 ROUTE_PROTO = 241
+# Links sdnkit creates are put in this link group (``ip link ... group 21316``): a mark in the
+# kernel itself, so that a link is recognised as ours even if the state file was lost, and a link
+# of the same name somebody else made is not.
+LINK_GROUP = 21316
 
 # A batch line is split on blanks and cut at '#' by iproute2, so only plain tokens may go there;
 # anything else runs as its own argv command.

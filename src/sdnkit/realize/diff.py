@@ -18,7 +18,7 @@ from dataclasses import replace
 
 from sdnkit.errors import RealizeError
 from sdnkit.realize import kinds
-from sdnkit.realize.base import Phase, Step, Tool, bridge, ip, sysctl
+from sdnkit.realize.base import LINK_GROUP, Phase, Step, Tool, bridge, ip, sysctl
 from sdnkit.realize.changeset import ChangeSet
 from sdnkit.realize.kernel_state import FLOOD_MAC, MAIN_TABLE, KernelState, LinkState, Route
 from sdnkit.realize.link_diff import (
@@ -26,10 +26,10 @@ from sdnkit.realize.link_diff import (
     bridge_mac_undo,
     is_kernel_ll,
     link_changes,
-    restore_unlisted,
     vid_ranges,
 )
 from sdnkit.realize.ownership import Ownership
+from sdnkit.realize.restore import restore_unlisted
 from sdnkit.realize.spec import LinkSpec, Spec
 
 VRF_TABLE_FIRST = 1001  # ifupdown2's "vrf-table auto" range starts here
@@ -95,14 +95,16 @@ def _classify(cs: ChangeSet) -> tuple[set[str], set[str]]:
             to_create.add(name)
             continue
         wrong = [f"a {have.kind or 'device'}"] if have.kind != spec.kind else _fixed_mismatch(spec, have)
-        if not wrong:
-            cs.new.owned[name] = spec.kind  # ours, or adopted: it is exactly what the plan asks for
+        ours = name in cs.own.owned or have.group == LINK_GROUP  # on record, or marked by us
+        if not wrong and ours:
+            cs.new.owned[name] = spec.kind  # ours (the record may have been lost: it carries our mark)
         elif cs.own.owned.get(name) == have.kind:
             to_delete.add(name)
             to_create.add(name)
         else:
+            why = ", ".join(wrong) or f"not in sdnkit's link group {LINK_GROUP}"
             raise RealizeError(
-                f'link "{name}": exists and is not managed by sdnkit ({", ".join(wrong)}); '
+                f'link "{name}": exists and is not managed by sdnkit ({why}); '
                 "remove or rename it, or change the configuration",
                 obj=name,
             )
@@ -214,13 +216,13 @@ def _create_links(cs: ChangeSet, to_create: set[str]) -> None:
         cs.created.add(name)
         mtu = spec.mtu if driver.mtu_at_create else None
         cs.effective[name] = LinkState(
-            name=name, kind=spec.kind, info=info, mtu=mtu, hwaddress=spec.hwaddress
+            name=name, kind=spec.kind, info=info, mtu=mtu, hwaddress=spec.hwaddress, group=LINK_GROUP
         )
         if spec.kind == "veth":
             peer = spec.info["peer"]
             cs.created.add(peer)
             cs.new.owned[peer] = "veth"
-            cs.effective[peer] = LinkState(name=peer, kind="veth", info={"peer": name})
+            cs.effective[peer] = LinkState(name=peer, kind="veth", info={"peer": name}, group=LINK_GROUP)
 
 
 def _released(cs: ChangeSet, link: LinkState) -> LinkState:

@@ -46,6 +46,36 @@ class FrrInstance:
         return [*argv, str(self.conf)]
 
 
+@dataclass(frozen=True, slots=True)
+class FrrChange:
+    """A new frr.conf for an instance, with what to put back if a later step fails."""
+
+    instance: FrrInstance
+    before: str | None
+    after: str
+
+    def apply(self) -> None:
+        apply_frr(self.after, self.instance)
+
+    def undo(self) -> None:
+        if self.before is None:
+            self.instance.conf.unlink(missing_ok=True)  # the daemons keep running what they run
+            return
+        apply_frr(self.before, self.instance)
+
+    def describe(self) -> str:
+        return f'frr "{self.instance.conf}": write and reload'
+
+
+def plan_frr(text: str | None, instance: FrrInstance | None) -> FrrChange | None:
+    """The FRR change an apply needs: None without an instance or a configuration, or when
+    frr.conf already holds ``text``."""
+    if instance is None or text is None:
+        return None
+    before = _read(instance.conf)
+    return None if before == text else FrrChange(instance=instance, before=before, after=text)
+
+
 def apply_frr(text: str, instance: FrrInstance) -> bool:
     """Make ``text`` FRR's running configuration; False when ``frr.conf`` already had it."""
     old = _read(instance.conf)

@@ -58,6 +58,7 @@ class LinkState:
     brport: Mapping[str, bool] = field(default_factory=dict)  # learning, neigh_suppress, isolated
     fdb: frozenset[str] = frozenset()  # flood destinations (00:00:00:00:00:00 dst <ip>)
     vids: frozenset[int] = frozenset()  # bridge VLANs on this port (or on the bridge itself)
+    group: int = 0  # link group (-1: a named group)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -259,12 +260,17 @@ def _parse_links(
             alias=entry.get("ifalias", ""),
             master=entry.get("master"),
             up="UP" in entry.get("flags", ()),
+            group=_group(entry.get("group", "default")),
             addresses=frozenset(_addresses(entry.get("addr_info", ()))),
             brport={k: bool(slave[k]) for k in _BRPORT_FLAGS if k in slave} if slave else {},
             fdb=fdb.get(name, frozenset()),
             vids=vids.get(name, frozenset()),
         )
     return links
+
+
+def _group(value: str) -> int:
+    return 0 if value == "default" else int(value) if value.isdigit() else -1
 
 
 _BRPORT_FLAGS = ("learning", "neigh_suppress", "isolated")

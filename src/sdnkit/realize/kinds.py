@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sdnkit.plan import desired as d
+from sdnkit.realize.base import LINK_GROUP
 
 DEFAULT_VXLAN_PORT = 4789
 VRF_TABLE_AUTO = "auto"
@@ -54,7 +55,7 @@ class KindDriver:
     ) -> tuple[str, ...]:
         """The ``ip link add`` arguments that create the device as ``info`` says."""
         before, after = self.create(info)
-        common: list[str] = []
+        common: list[str] = ["group", str(LINK_GROUP)]
         if mtu is not None and self.mtu_at_create:
             common += ["mtu", str(mtu)]
         if hwaddress:
@@ -137,7 +138,7 @@ VETH = KindDriver(
     fixed=("peer",),
     from_plan=lambda link: {"peer": link.peer},
     parse=lambda entry, data: {"peer": entry.get("link")},
-    create=lambda info: ((), ("peer", "name", info["peer"])),
+    create=lambda info: ((), ("peer", "name", info["peer"], "group", str(LINK_GROUP))),
 )
 
 VLAN = KindDriver(

@@ -12,7 +12,7 @@ from typing import Any
 
 from sdnkit.errors import RealizeError
 from sdnkit.realize import kinds
-from sdnkit.realize.base import Phase, Step, Tool, bridge, ip, sysctl
+from sdnkit.realize.base import LINK_GROUP, Phase, Step, Tool, bridge, ip, sysctl
 from sdnkit.realize.changeset import ChangeSet
 from sdnkit.realize.kernel_state import FLOOD_MAC, LinkState
 from sdnkit.realize.spec import LinkSpec
@@ -24,13 +24,15 @@ def _onoff(value: bool) -> str:
     return "on" if value else "off"
 
 
-def _obj(name: str) -> str:
+def obj(name: str) -> str:
     return f'link "{name}"'
 
 
 def link_changes(cs: ChangeSet, spec: LinkSpec, have: LinkState) -> None:
     """Append the changes that make ``have`` (the link after deletes/creates) match ``spec``."""
     _kind_settings(cs, spec, have)
+    if spec.owned:  # our mark (links made before it, or changed by hand)
+        _scalar(cs, spec, have, "group", LINK_GROUP, have.group)
     _scalar(cs, spec, have, "mtu", spec.mtu, have.mtu)
     _scalar(cs, spec, have, "address", spec.hwaddress, have.hwaddress)
     _master(cs, spec, have)
@@ -39,22 +41,22 @@ def link_changes(cs: ChangeSet, spec: LinkSpec, have: LinkState) -> None:
         _remember(cs, spec, "up", False)
         cs.add(
             Phase.UP,
-            _obj(spec.name),
+            obj(spec.name),
             "set up",
             ip("link", "set", "dev", spec.name, "up"),
             ip("link", "set", "dev", spec.name, "down"),
         )
     _addresses(cs, spec, have)
     _fdb(cs, spec, have)
-    _vids(cs, spec.name, have, spec.vids)
+    vid_changes(cs, spec.name, have, spec.vids)
     if spec.alias is not None and spec.alias != have.alias:
         _remember(cs, spec, "alias", have.alias)
         cs.add(
             Phase.ALIAS,
-            _obj(spec.name),
+            obj(spec.name),
             f"set alias {spec.alias!r}",
-            _alias(spec.name, spec.alias),
-            _alias(spec.name, have.alias),
+            alias_step(spec.name, spec.alias),
+            alias_step(spec.name, have.alias),
         )
     _sysctls(cs, spec)
 
@@ -65,7 +67,7 @@ def _remember(cs: ChangeSet, spec: LinkSpec, key: str, value: Any) -> None:
         cs.new.originals.setdefault(spec.name, {}).setdefault(key, value)
 
 
-def _alias(name: str, text: str) -> Step:
+def alias_step(name: str, text: str) -> Step:
     return Step(Tool.ARGV, ("ip", "link", "set", "dev", name, "alias", text))
 
 
@@ -83,17 +85,17 @@ def _kind_settings(cs: ChangeSet, spec: LinkSpec, have: LinkState) -> None:
             continue  # fixed settings were handled when deciding to (re)create the link
         old = have.info.get(key)
         _remember(cs, spec, f"info.{key}", old)
-        undo = _set_kind(spec.name, driver, key, old) if old is not None else ()
+        undo = set_kind(spec.name, driver, key, old) if old is not None else ()
         cs.add(
             Phase.SET_LINKS,
-            _obj(spec.name),
+            obj(spec.name),
             f"set {key} {want}",
-            _set_kind(spec.name, driver, key, want),
+            set_kind(spec.name, driver, key, want),
             undo,
         )
 
 
-def _set_kind(name: str, driver: kinds.KindDriver, key: str, value: Any) -> Step:
+def set_kind(name: str, driver: kinds.KindDriver, key: str, value: Any) -> Step:
     return ip("link", "set", "dev", name, "type", driver.kind, *driver.settable[key](value))
 
 
@@ -104,14 +106,14 @@ def _scalar(cs: ChangeSet, spec: LinkSpec, have: LinkState, key: str, want: Any,
     undo = ip("link", "set", "dev", spec.name, key, str(old)) if old is not None else ()
     cs.add(
         Phase.SET_LINKS,
-        _obj(spec.name),
+        obj(spec.name),
         f"set {key} {want}",
         ip("link", "set", "dev", spec.name, key, str(want)),
         undo,
     )
 
 
-def _master_step(name: str, master: str | None) -> Step:
+def master_step(name: str, master: str | None) -> Step:
     return ip("link", "set", "dev", name, *(("master", master) if master else ("nomaster",)))
 
 
@@ -137,18 +139,18 @@ def _master(cs: ChangeSet, spec: LinkSpec, have: LinkState) -> None:
     if want is None:
         cs.add(
             Phase.UNENSLAVE,
-            _obj(spec.name),
+            obj(spec.name),
             f"release from {old}",
-            _master_step(spec.name, None),
-            (_master_step(spec.name, old), *bridge_mac_undo(cs, want, old)),
+            master_step(spec.name, None),
+            (master_step(spec.name, old), *bridge_mac_undo(cs, want, old)),
         )
     else:
         cs.add(
             Phase.ENSLAVE,
-            _obj(spec.name),
+            obj(spec.name),
             f"enslave to {want}",
-            _master_step(spec.name, want),
-            (_master_step(spec.name, old), *bridge_mac_undo(cs, want, old)),
+            master_step(spec.name, want),
+            (master_step(spec.name, old), *bridge_mac_undo(cs, want, old)),
         )
 
 
@@ -174,7 +176,7 @@ def _brport(cs: ChangeSet, spec: LinkSpec, have: LinkState) -> None:
         return ip("link", "set", "dev", spec.name, "type", "bridge_slave", *args)
 
     text = " ".join(f"{k} {_onoff(v)}" for k, v in sorted(changed.items()))
-    cs.add(Phase.PORT_FLAGS, _obj(spec.name), f"set port {text}", flags(dict(spec.brport)), flags(old))
+    cs.add(Phase.PORT_FLAGS, obj(spec.name), f"set port {text}", flags(dict(spec.brport)), flags(old))
 
 
 def is_kernel_ll(address: str) -> bool:
@@ -199,7 +201,7 @@ def address_changes(cs: ChangeSet, name: str, to_del: Iterable[str], to_add: Ite
     for addr in to_del:
         cs.add(
             Phase.DEL_ADDRESSES,
-            _obj(name),
+            obj(name),
             f"remove address {addr}",
             ip("address", "del", addr, "dev", name),
             ip("address", "add", addr, "dev", name),
@@ -207,7 +209,7 @@ def address_changes(cs: ChangeSet, name: str, to_del: Iterable[str], to_add: Ite
     for addr in to_add:
         cs.add(
             Phase.ADD_ADDRESSES,
-            _obj(name),
+            obj(name),
             f"add address {addr}",
             ip("address", "add", addr, "dev", name),
             ip("address", "del", addr, "dev", name),
@@ -233,7 +235,7 @@ def fdb_changes(cs: ChangeSet, name: str, to_del: Iterable[str], to_add: Iterabl
     for dst in to_del:
         cs.add(
             Phase.DEL_FDB,
-            _obj(name),
+            obj(name),
             f"remove flood entry {dst}",
             _fdb_step("del", name, dst),
             _fdb_step("append", name, dst),
@@ -241,7 +243,7 @@ def fdb_changes(cs: ChangeSet, name: str, to_del: Iterable[str], to_add: Iterabl
     for dst in to_add:
         cs.add(
             Phase.ADD_FDB,
-            _obj(name),
+            obj(name),
             f"add flood entry {dst}",
             _fdb_step("append", name, dst),
             _fdb_step("del", name, dst),
@@ -263,7 +265,7 @@ def _vid_step(verb: str, name: str, low: int, high: int, is_bridge: bool) -> Ste
     return bridge("vlan", verb, "dev", name, "vid", vid, *(("self",) if is_bridge else ()))
 
 
-def _vids(cs: ChangeSet, name: str, have: LinkState, want: frozenset[int]) -> None:
+def vid_changes(cs: ChangeSet, name: str, have: LinkState, want: frozenset[int]) -> None:
     recorded = cs.own.vids.get(name, set())
     to_add = want - have.vids
     to_del = (recorded - want) & have.vids
@@ -272,7 +274,7 @@ def _vids(cs: ChangeSet, name: str, have: LinkState, want: frozenset[int]) -> No
     for low, high in vid_ranges(to_del):
         cs.add(
             Phase.DEL_VIDS,
-            _obj(name),
+            obj(name),
             f"remove VLANs {low}-{high}",
             _vid_step("del", name, low, high, is_bridge),
             _vid_step("add", name, low, high, is_bridge),
@@ -280,7 +282,7 @@ def _vids(cs: ChangeSet, name: str, have: LinkState, want: frozenset[int]) -> No
     for low, high in vid_ranges(to_add):
         cs.add(
             Phase.ADD_VIDS,
-            _obj(name),
+            obj(name),
             f"add VLANs {low}-{high}",
             _vid_step("add", name, low, high, is_bridge),
             _vid_step("del", name, low, high, is_bridge),
@@ -304,107 +306,5 @@ def _sysctls(cs: ChangeSet, spec: LinkSpec) -> None:
             cs.new.sysctls.setdefault(path, old)
         undo = sysctl(path, old) if old is not None and not fresh else ()
         cs.add(
-            Phase.SYSCTLS, _obj(spec.name), f"set {path.replace('/', '.')}={want}", sysctl(path, want), undo
-        )
-
-
-def restore_unlisted(cs: ChangeSet) -> None:
-    """Put back what we changed on others' links once the plan no longer lists it."""
-    _restore_sysctls(cs)
-    for name in sorted(set(cs.own.originals) | set(cs.own.addresses) | set(cs.own.vids) | set(cs.own.fdb)):
-        have = cs.effective.get(name)
-        spec = cs.spec.links.get(name)
-        if spec is not None and (spec.owned or have is None):
-            continue  # handled by link_changes (or gone)
-        if spec is None:
-            cs.new.addresses.pop(name, None)
-            cs.new.vids.pop(name, None)
-            cs.new.fdb.pop(name, None)
-            if have is None:
-                cs.new.originals.pop(name, None)
-                continue
-            address_changes(cs, name, sorted(cs.own.addresses.get(name, set()) & have.addresses), ())
-            _vids(cs, name, have, frozenset())
-            cs.new.vids.pop(name, None)
-            if have.kind == "vxlan":
-                fdb_changes(cs, name, sorted(cs.own.fdb.get(name, set()) & have.fdb), ())
-        _restore_originals(cs, name, spec, have)
-
-
-def _listed(spec: LinkSpec | None, key: str) -> bool:
-    if spec is None:
-        return False
-    if key.startswith("info."):
-        return key[5:] in spec.info
-    values = {
-        "mtu": spec.mtu,
-        "address": spec.hwaddress,
-        "master": spec.master,
-        "alias": spec.alias,
-        "up": spec.up,
-    }
-    return values[key] is not None
-
-
-def _restore_originals(cs: ChangeSet, name: str, spec: LinkSpec | None, have: LinkState) -> None:
-    originals = cs.new.originals.get(name, {})
-    for key, value in sorted(cs.own.originals.get(name, {}).items()):
-        if _listed(spec, key):
-            continue
-        originals.pop(key, None)
-        step, undo = _restore_step(name, key, value, have)
-        if step is not None:
-            cs.add(
-                Phase.SET_LINKS if key != "master" else Phase.UNENSLAVE,
-                _obj(name),
-                f"restore {key}",
-                step,
-                undo,
-            )
-    if not originals:
-        cs.new.originals.pop(name, None)
-
-
-def _restore_step(name: str, key: str, value: Any, have: LinkState) -> tuple[Step | None, tuple[Step, ...]]:
-    if key == "up":
-        down, up = ip("link", "set", "dev", name, "down"), ip("link", "set", "dev", name, "up")
-        return (down, (up,)) if have.up and not value else (None, ())
-    if key == "master":
-        return (
-            (_master_step(name, value), (_master_step(name, have.master),))
-            if have.master != value
-            else (None, ())
-        )
-    if key == "alias":
-        return (_alias(name, value), (_alias(name, have.alias),)) if have.alias != value else (None, ())
-    if key.startswith("info."):
-        driver = kinds.driver(have.kind)
-        field = key[5:]
-        if driver is None or field not in driver.settable or value is None or have.info.get(field) == value:
-            return None, ()
-        return _set_kind(name, driver, field, value), (_set_kind(name, driver, field, have.info.get(field)),)
-    current = have.mtu if key == "mtu" else have.hwaddress
-    if value is None or current == value:
-        return None, ()
-    return ip("link", "set", "dev", name, key, str(value)), (
-        ip("link", "set", "dev", name, key, str(current)),
-    )
-
-
-def _restore_sysctls(cs: ChangeSet) -> None:
-    wanted = {path for spec in cs.spec.links.values() for path in spec.sysctls}
-    for path, value in sorted(cs.own.sysctls.items()):
-        if path in wanted:
-            continue
-        cs.new.sysctls.pop(path, None)
-        link = path.split("/")[3]
-        current = cs.cur.sysctls.get(path)
-        if link in cs.deleted or current is None or current == value:
-            continue
-        cs.add(
-            Phase.SYSCTLS,
-            _obj(link),
-            f"restore {path.replace('/', '.')}={value}",
-            sysctl(path, value),
-            sysctl(path, current),
+            Phase.SYSCTLS, obj(spec.name), f"set {path.replace('/', '.')}={want}", sysctl(path, want), undo
         )

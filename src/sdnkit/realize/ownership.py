@@ -1,7 +1,8 @@
 """What sdnkit owns on a node, and what it changed on links it does not own: the state file.
 
-The reconciler only ever deletes links listed here, and only undoes settings it recorded here, so
-vmbr0, the host's NICs and guest ports stay untouched. The record is written ahead of every apply
+The reconciler only ever deletes links listed here (or carrying its mark, link group
+``LINK_GROUP``, when this file was lost), and only undoes settings it recorded here, so vmbr0, the
+host's NICs and guest ports stay untouched. The record is written ahead of every apply
 (the links about to be created are added first), so that an apply killed half way leaves no link
 nobody knows about: the next apply finds them in the record and converges.
 

@@ -88,6 +88,7 @@ def build_spec(plan: d.NodePlan) -> Spec:
     for link in plan.links:
         if link.vrf:
             _enslave(links, link.name, link.vrf)
+    _bridge_forwarding(links)
     routes = frozenset(_routes(plan))
     return Spec(links=links, routes=routes, snat=plan.snat)
 
@@ -156,6 +157,24 @@ def _enslave(links: dict[str, LinkSpec], name: str, master: str, vids: frozenset
     links[name] = (
         replace(spec, master=master, vids=spec.vids | vids) if vids else replace(spec, master=master)
     )
+
+
+def _bridge_forwarding(links: dict[str, LinkSpec]) -> None:
+    """What ifupdown2 does to every bridge it brings up, whatever ``ip-forward`` says: IPv4 and IPv6
+    forwarding on when the bridge has an address or an upper device (a VLAN on it, its VRF), off
+    otherwise (addons/address.py, ``_set_bridge_forwarding``). So a layer-2 vnet never routes, and
+    replies to SNAT'ed traffic are forwarded by the host's bridge (vmbr0, which ifupdown2 set up)."""
+    uppers = {s.info["link"] for s in links.values() if s.kind == "vlan"}
+    uppers |= {s.name for s in links.values() if s.master and links.get(s.master, s).kind == "vrf"}
+    for spec in list(links.values()):
+        if spec.kind != "bridge" or not spec.owned:
+            continue
+        value = "1" if spec.addresses or spec.name in uppers else "0"
+        paths = (
+            sysctl_path(SYSCTLS["ip_forward"], spec.name),
+            sysctl_path(SYSCTLS["ip6_forward"], spec.name),
+        )
+        links[spec.name] = replace(spec, sysctls={**spec.sysctls, **dict.fromkeys(paths, value)})
 
 
 def _add_veth_peers(links: dict[str, LinkSpec]) -> None:
