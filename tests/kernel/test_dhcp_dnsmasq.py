@@ -248,6 +248,27 @@ def test_crashed_server_is_started_again(lab):
     assert lab.udhcpc(lab.guests[0])[0] == "10.77.0.101"
 
 
+def test_a_deleted_ports_address_goes_to_the_next_guest_that_gets_it(lab):
+    """MAC0 holds 10.77.0.101 for ever; its port goes and the address is given to MAC2."""
+    server = Dnsmasq(lab.settings())
+    apply_dhcp(planned(lab, [Entry("dz", ipaddress.ip_address("10.77.0.101"), MAC0, "100")]), lab.settings())
+    assert lab.udhcpc(lab.guests[0])[0] == "10.77.0.101"
+    pid = server.pid("dz")
+
+    host = DhcpHost(mac=MAC2, ips=(ipaddress.ip_address("10.77.0.101"),))
+    assert sync_hosts("dz", [host], lab.settings()) is DhcpAction.RESTART
+    assert server.pid("dz") not in (None, pid)
+    assert lab.udhcpc(lab.guests[2])[0] == "10.77.0.101"
+    lease = (lab.tmp / "dhcp/leases/dnsmasq.dz.leases").read_text()
+    assert MAC0 not in lease and f"{MAC2} 10.77.0.101" in lease
+    # and back through an apply (the planned mappings): the same, by the apply's restart
+    changes = apply_dhcp(
+        planned(lab, [Entry("dz", ipaddress.ip_address("10.77.0.101"), MAC0, "100")]), lab.settings()
+    )
+    assert [c.action for c in changes] == [DhcpAction.RESTART]
+    assert lab.udhcpc(lab.guests[0])[0] == "10.77.0.101"
+
+
 def test_dynamic_leases_for_unknown_macs_when_enabled(lab):
     insts = planned(lab, [Entry("dz", ipaddress.ip_address("10.77.0.101"), MAC0, "100")])
     settings = lab.settings(dynamic=True)

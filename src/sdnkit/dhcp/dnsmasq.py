@@ -15,7 +15,9 @@ its command line names our pid file: a stale pid file whose pid was reused by an
 is never signalled.
 
 Reload: SIGHUP makes dnsmasq re-read ``dhcp-hostsfile`` (the ``ethers`` mappings) without
-dropping leases or sockets. Any other file needs a restart.
+dropping leases or sockets. Any other file needs a restart, and so does a mapping that gives an
+address still leased to another MAC (a deleted port's): dnsmasq does not re-read its lease file,
+so the lease is dropped from the file while the process is stopped (``dnsmasq_leases``).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from sdnkit.dhcp.base import DhcpSettings
+from sdnkit.dhcp.dnsmasq_leases import blocking_leases, without_lines
 from sdnkit.errors import RealizeError
 from sdnkit.plan.desired import DhcpInstance
 from sdnkit.render.dnsmasq import HOSTS_FILE, VRF_FILE, render_instance
@@ -158,6 +161,25 @@ class Dnsmasq:
         pid = self.pid(zone)
         assert pid is not None
         return pid
+
+    def blocking_leases(self, zone: str, old_hosts: str, new_hosts: str) -> list[str]:
+        """The leases that would keep the new mappings from being served (see the module doc)."""
+        try:
+            text = self.paths.lease_file(zone).read_text()
+        except FileNotFoundError:
+            return []
+        return blocking_leases(text, old_hosts, new_hosts)
+
+    def restart_dropping(self, zone: str, old_hosts: str, new_hosts: str) -> None:
+        """Stop, remove the blocking leases from the lease file (as written on exit), start."""
+        self.stop(zone)
+        lease = self.paths.lease_file(zone)
+        with contextlib.suppress(FileNotFoundError):
+            text = lease.read_text()
+            tmp = lease.with_name(f".{lease.name}.tmp")
+            tmp.write_text(without_lines(text, blocking_leases(text, old_hosts, new_hosts)))
+            os.replace(tmp, lease)
+        self.start(zone)
 
     def reload(self, zone: str) -> None:
         pid = self.pid(zone)

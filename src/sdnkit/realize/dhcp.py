@@ -111,16 +111,21 @@ def _apply_instance(
     if not changed and running:
         return DhcpChange(inst.zone, DhcpAction.NONE)
     files = tuple(sorted(changed))
+    hosts = (have.get(HOSTS_FILE, ""), want.get(HOSTS_FILE, ""))
+    blocked = running and bool(server.blocking_leases(inst.zone, *hosts))
     # undo runs last-in first-out: the process is restored after the old files are back
-    if running and all(server.reload_only(n) for n in changed):
+    if running and not blocked and all(server.reload_only(n) for n in changed):
         undo.callback(guard(server.reload), inst.zone)
         _write_files(conf_dir, changed, undo, guard)
         server.reload(inst.zone)
         return DhcpChange(inst.zone, DhcpAction.RELOAD, files)
     undo.callback(guard(_restore_process), server, inst.zone, running)
     _write_files(conf_dir, changed, undo, guard)
-    server.stop(inst.zone)
-    server.start(inst.zone)
+    if blocked:
+        server.restart_dropping(inst.zone, *hosts)
+    else:
+        server.stop(inst.zone)
+        server.start(inst.zone)
     return DhcpChange(inst.zone, DhcpAction.RESTART if running else DhcpAction.START, files)
 
 
@@ -182,7 +187,8 @@ def apply_dhcp(
 def sync_hosts(
     zone: str, hosts: Iterable[DhcpHost], settings: DhcpSettings, server: DhcpServer | None = None
 ) -> DhcpAction:
-    """Update only the static mappings of a configured instance (port add/del): never a restart.
+    """Update only the static mappings of a configured instance (port add/del): a reload, or a
+    restart when an address moves to another MAC while its old lease stands.
 
     Returns NONE when the zone has no instance on this node or nothing changed.
     """
@@ -191,12 +197,16 @@ def sync_hosts(
         return DhcpAction.NONE
     text = render_hosts(hosts)
     path = conf_dir / HOSTS_FILE
-    if path.exists() and path.read_text() == text:
+    old = path.read_text() if path.exists() else ""
+    if old == text:
         return DhcpAction.NONE
     _write(path, text)
     server = server or server_for("dnsmasq", settings)
     if server.pid(zone) is None:
         return DhcpAction.NONE  # the next apply starts it with these mappings
+    if server.blocking_leases(zone, old, text):  # an address a deleted port still holds
+        server.restart_dropping(zone, old, text)
+        return DhcpAction.RESTART
     server.reload(zone)
     return DhcpAction.RELOAD
 
