@@ -22,7 +22,7 @@ lint: install
 	$(VENV)/bin/ruff check src tests bench
 
 run: install
-	$(VENV)/bin/sdn demo
+	$(VENV)/bin/sdn demo --serve
 
 test: install lint test-host test-uml
 

@@ -1,10 +1,15 @@
 """``sdn demo`` (``make run``): a 3-node lab with the seed's examples and a ping matrix.
 
-    sdn demo [--name demo] [--store /tmp/sdnkit-demo] [--kernel auto|host|uml]
+    sdn demo [--name demo] [--store /tmp/sdnkit-demo] [--kernel auto|host|uml] [--serve ADDR:PORT]
 
 It goes through the same commands a user would type (``sdn zone/vnet/subnet create`` via the
 service, ``sdn apply``, ``sdn lab up/apply/guest add``), prints who reaches whom against what the
 seed says, and leaves the lab up. Exit code 1 when a result differs from the expectation.
+
+With ``--serve`` (``make run``) it then runs the controller on the demo's store: long-lived agents
+on the lab's nodes, and the REST API in the foreground with an API token for ``root@pam``, so
+that a change made through the API (``PUT /cluster/sdn`` applies) reaches the lab's nodes. Ctrl-C
+stops the API and the agents; the lab stays up.
 """
 
 from __future__ import annotations
@@ -101,7 +106,49 @@ def cmd_demo(args: argparse.Namespace) -> int:
     verdict = "every result as expected" if not bad else f"{bad} results NOT as expected (marked X)"
     say(f"{verdict}; {time.monotonic() - started:.0f} s")
     print(demo.instructions(args.name, store, kernel))
+    if args.serve:
+        serve_controller(store, args.name, args.serve)
     return 0 if not bad else 1
+
+
+def serve_controller(store: Path, name: str, listen: str) -> None:
+    """Agents on every lab node, then the API in the foreground until Ctrl-C (or SIGTERM)."""
+    import signal
+
+    from sdnkit.api.access import AccessStore
+    from sdnkit.cli.serve import serve
+
+    say(f"sdn lab agents start --name {name}: every node realizes each new running version")
+    sdn("--config-dir", str(store), "lab", "agents", "start", "--name", name, quiet=True)
+    value = AccessStore(store).add_token("root@pam", "demo", privsep=False)
+    print(api_instructions(listen, value), flush=True)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # a kill stops it as Ctrl-C does
+    try:
+        options = {"cert": None, "key": None, "insecure_http": False}
+        serve(argparse.Namespace(config_dir=str(store), listen=listen, **options))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sdn("--config-dir", str(store), "lab", "agents", "stop", "--name", name, quiet=True)
+        say(f"API and agents stopped; the lab is still up (sdn lab down --name {name})")
+
+
+def api_instructions(listen: str, secret: str) -> str:
+    host, port = listen.rsplit(":", 1)
+    auth = f"Authorization: PVEAPIToken=root@pam!demo={secret}"
+    url = f"https://{listen}/api2/json"
+    python = (
+        f"from proxmoxer import ProxmoxAPI; api = ProxmoxAPI('{host}', port={port}, user='root@pam', "
+        f"token_name='demo', token_value='{secret}', verify_ssl=False); print(api.cluster.sdn.zones.get())"
+    )
+    return f"""
+The REST API (Proxmox VE compatible) on the demo's store, with an API token for root@pam:
+  curl -k -H '{auth}' {url}/cluster/sdn/vnets
+  curl -k -X POST -H '{auth}' {url}/cluster/sdn/vnets -d vnet=vnet9 -d zone=myvxzone -d tag=100009
+  curl -k -X PUT -H '{auth}' {url}/cluster/sdn     # apply: the agents realize it on the nodes
+  .venv/bin/python -c "{python}"
+Ctrl-C stops the API and the agents (the lab stays up).
+"""
 
 
 def register(subparsers: Any) -> None:
@@ -112,4 +159,6 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--kernel", choices=("auto", "host", "uml"), default="auto",
                    help="auto: inside UML when this kernel lacks VLAN/QinQ")  # fmt: skip
+    p.add_argument("--serve", metavar="ADDR:PORT", nargs="?", const="127.0.0.1:8006",
+                   help="then run agents and the REST API (default 127.0.0.1:8006)")  # fmt: skip
     p.set_defaults(func=cmd_demo)
