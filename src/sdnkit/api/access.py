@@ -19,13 +19,13 @@ import fcntl
 import os
 import re
 import secrets
-import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import quote, unquote
 
+from sdnkit.api.atomic_file import write_atomic
 from sdnkit.api.credentials import hash_password, hash_token_secret, new_token_secret
 from sdnkit.api.roles import check_acl_path, check_role
 from sdnkit.errors import ConfigError, NotFoundError
@@ -169,22 +169,6 @@ def _parse_secrets(text: str, sep: str) -> dict[str, str]:
 # files ------------------------------------------------------------------------------------
 
 
-def _write_atomic(path: Path, text: str | bytes, mode: int) -> None:
-    data = text.encode("utf-8") if isinstance(text, str) else text
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        os.fchmod(fd, mode)
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    try:
-        os.replace(tmp, path)
-    except OSError:
-        os.unlink(tmp)
-        raise
-
-
 class _CachedFile:
     """A file parsed once per change (keyed on inode, size and mtime)."""
 
@@ -240,7 +224,7 @@ class AccessStore:
         if not path.exists():
             with self._locked():
                 if not path.exists():
-                    _write_atomic(path, secrets.token_hex(32) + "\n", 0o600)
+                    write_atomic(path, secrets.token_hex(32) + "\n", 0o600)
         return bytes.fromhex(path.read_text("ascii").strip())
 
     # changing
@@ -254,11 +238,11 @@ class AccessStore:
             yield
 
     def _write_db(self, db: AccessDb) -> None:
-        _write_atomic(self.dir / "user.cfg", format_user_cfg(db), 0o640)
+        write_atomic(self.dir / "user.cfg", format_user_cfg(db), 0o640)
 
     def _write_secrets(self, name: str, values: Mapping[str, str], sep: str, tail: str) -> None:
         text = "".join(f"{k}{sep}{values[k]}{tail}\n" for k in sorted(values))
-        _write_atomic(self.priv / name, text, 0o600)
+        write_atomic(self.priv / name, text, 0o600)
 
     def add_user(self, userid: str, password: str | None = None, comment: str = "") -> None:
         check_userid(userid)

@@ -13,7 +13,6 @@ import ipaddress
 import os
 import socket
 import ssl
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from sdnkit.api.atomic_file import write_atomic
 from sdnkit.errors import ConfigError
 
 __all__ = ["CertPair", "ensure_certificate", "fingerprint", "load_certificate"]
@@ -33,17 +33,6 @@ VALIDITY = datetime.timedelta(days=730)
 class CertPair:
     cert: Path
     key: Path
-
-
-def _write(path: Path, data: bytes, mode: int) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        os.fchmod(fd, mode)
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
 
 
 def _self_signed(hostname: str) -> tuple[bytes, bytes]:
@@ -84,8 +73,8 @@ def ensure_certificate(config_dir: str | os.PathLike[str]) -> CertPair:
         return load_certificate(pair.cert, pair.key)
     tls_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     cert_pem, key_pem = _self_signed(socket.gethostname())
-    _write(pair.key, key_pem, 0o600)  # the key first: a certificate never exists without it
-    _write(pair.cert, cert_pem, 0o644)
+    write_atomic(pair.key, key_pem, 0o600)  # the key first: a certificate never exists without it
+    write_atomic(pair.cert, cert_pem, 0o644)
     return pair
 
 

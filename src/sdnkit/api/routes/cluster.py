@@ -23,6 +23,7 @@ from sdnkit.config.formats import NODE_NAME
 __all__ = ["local_node", "make_upid", "register"]
 
 RELEASE_LOCK = Param("release-lock", "Release the lock token after the operation (default 1).", BOOL)
+LOCKED_SPEC = ParamSpec((LOCK_TOKEN, RELEASE_LOCK))  # apply and rollback: the lock's token, kept or released
 
 
 def local_node() -> str:
@@ -80,7 +81,7 @@ def register(router: APIRouter) -> None:
         "PUT",
         base,
         _apply,
-        spec=ParamSpec((LOCK_TOKEN, RELEASE_LOCK)),
+        spec=LOCKED_SPEC,
         summary="Apply the pending SDN configuration (synchronous here; returns a finished task's UPID).",
     )
     add(
@@ -88,7 +89,7 @@ def register(router: APIRouter) -> None:
         "POST",
         f"{base}/rollback",
         _rollback,
-        spec=ParamSpec((LOCK_TOKEN, RELEASE_LOCK)),
+        spec=LOCKED_SPEC,
         summary="Discard pending changes: the running configuration becomes the pending one again.",
     )
     add(

@@ -3,7 +3,8 @@
 ``<base>``: GET (list, filtered to what the caller may see) and POST (create);
 ``<base>/{id}``: GET, PUT (update with ``delete`` and ``digest``), DELETE.
 A ``Collection`` says where the objects are, which parameters they take (generated from the
-schema) and which ACL path guards each operation; the service layer does the work.
+schema by ``kind_collection``) and which ACL path guards each operation; the service layer does
+the work.
 
 Permissions follow PVE (spec §4.4) with the fix of §10.17: reading one object needs
 ``SDN.Audit`` or ``SDN.Allocate``, like listing it.
@@ -18,10 +19,20 @@ from typing import Any
 from fastapi import APIRouter
 
 from sdnkit.api.endpoint import Call, add
-from sdnkit.api.params import Param, ParamSpec
+from sdnkit.api.params import (
+    Param,
+    ParamSpec,
+    create_spec,
+    delete_spec,
+    get_spec,
+    id_param,
+    list_spec,
+    update_spec,
+)
 from sdnkit.api.roles import Privilege
+from sdnkit.config.schema import Kind
 
-__all__ = ["READ", "Acl", "Collection", "audit_visible", "register_collection"]
+__all__ = ["READ", "Acl", "Collection", "audit_visible", "kind_collection", "register_collection"]
 
 READ = (Privilege.SDN_AUDIT, Privilege.SDN_ALLOCATE)
 ALLOCATE = Privilege.SDN_ALLOCATE
@@ -77,6 +88,29 @@ class Collection:
             self.acl.extra(call, method)
 
 
+def kind_collection(
+    kind: Kind, acl: Acl, *, base: str | None = None, parent: Mapping[str, Param] | None = None
+) -> Collection:
+    """The collection of a schema kind: its ID and parameters come from the kind's option table.
+
+    ``base`` defaults to ``/cluster/sdn/<kind>``; ``parent`` holds the path parameters of a
+    nested collection (subnets below their vnet).
+    """
+    return Collection(
+        name=kind.value,
+        base=base or f"/cluster/sdn/{kind.value}",
+        id_name=kind.singular,
+        id_param=id_param(kind),
+        acl=acl,
+        list_spec=list_spec(kind),
+        get_spec=get_spec(kind),
+        create_spec=create_spec(kind),
+        update_spec=update_spec(kind),
+        delete_spec=delete_spec(),
+        parent=dict(parent or {}),
+    )
+
+
 def _list(coll: Collection) -> Callable[[Call], Any]:
     def handler(call: Call) -> Any:
         if coll.acl.list_guard is not None:
@@ -126,50 +160,13 @@ def _delete(coll: Collection) -> Callable[[Call], Any]:
 
 def register_collection(router: APIRouter, coll: Collection, what: str) -> None:
     one = coll.id_name
-    item_params = {**coll.parent, one: coll.id_param}
-    parent = coll.parent
-    add(
-        router,
-        "GET",
-        coll.base,
-        _list(coll),
-        spec=coll.list_spec,
-        path_params=parent,
-        summary=f"List {what}.",
+    parent, item = coll.parent, {**coll.parent, one: coll.id_param}  # path parameters
+    endpoints = (  # (method, path, handler factory, spec, path parameters, summary), in OpenAPI order
+        ("GET", coll.base, _list, coll.list_spec, parent, f"List {what}."),
+        ("POST", coll.base, _create, coll.create_spec, parent, f"Create a {one}."),
+        ("GET", coll.item, _get, coll.get_spec, item, f"Read a {one}."),
+        ("PUT", coll.item, _update, coll.update_spec, item, f"Update a {one} (options, delete, digest)."),
+        ("DELETE", coll.item, _delete, coll.delete_spec, item, f"Delete a {one}."),
     )
-    add(
-        router,
-        "POST",
-        coll.base,
-        _create(coll),
-        spec=coll.create_spec,
-        path_params=parent,
-        summary=f"Create a {one}.",
-    )
-    add(
-        router,
-        "GET",
-        coll.item,
-        _get(coll),
-        spec=coll.get_spec,
-        path_params=item_params,
-        summary=f"Read a {one}.",
-    )
-    add(
-        router,
-        "PUT",
-        coll.item,
-        _update(coll),
-        spec=coll.update_spec,
-        path_params=item_params,
-        summary=f"Update a {one} (options, delete, digest).",
-    )
-    add(
-        router,
-        "DELETE",
-        coll.item,
-        _delete(coll),
-        spec=coll.delete_spec,
-        path_params=item_params,
-        summary=f"Delete a {one}.",
-    )
+    for method, path, factory, spec, path_params, summary in endpoints:
+        add(router, method, path, factory(coll), spec=spec, path_params=path_params, summary=summary)

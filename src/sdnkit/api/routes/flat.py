@@ -6,8 +6,7 @@ PVE guards their writes with ``SDN.Allocate`` on ``/sdn/<collection>`` and filte
 
 from __future__ import annotations
 
-from sdnkit.api.params import create_spec, delete_spec, get_spec, id_param, list_spec, update_spec
-from sdnkit.api.routes.crud import Acl, Collection, audit_visible
+from sdnkit.api.routes.crud import Acl, Collection, audit_visible, kind_collection
 from sdnkit.config.schema import Kind
 
 __all__ = ["flat_collection"]
@@ -21,15 +20,4 @@ def flat_collection(kind: Kind) -> Collection:
         create=lambda call: root,
         write=lambda call, _id: root,
     )
-    return Collection(
-        name=kind.value,
-        base=f"/cluster/sdn/{kind.value}",
-        id_name=kind.singular,
-        id_param=id_param(kind),
-        acl=acl,
-        list_spec=list_spec(kind),
-        get_spec=get_spec(kind),
-        create_spec=create_spec(kind),
-        update_spec=update_spec(kind),
-        delete_spec=delete_spec(),
-    )
+    return kind_collection(kind, acl)

@@ -129,54 +129,27 @@ def register(router: APIRouter) -> None:
     zone = {**node, "zone": id_param(Kind.ZONES)}
     vnet = {**node, "vnet": id_param(Kind.VNETS)}
     task = {**node, "upid": UPID_PARAM}
-    add(
-        router,
-        "GET",
-        "/nodes",
-        _nodes,
-        summary="Cluster nodes (the local one and those that reported status).",
+    endpoints = (  # (path, handler, path parameters, summary): every one a GET
+        ("/nodes", _nodes, {}, "Cluster nodes (the local one and those that reported status)."),
+        ("/nodes/{node}", _node_index, node, "Node index."),
+        ("/nodes/{node}/sdn", _sdn_index, node, "SDN index of a node."),
+        ("/nodes/{node}/sdn/zones", _zones, node, "Status of the zones on a node (filtered by SDN.Audit)."),
+        ("/nodes/{node}/sdn/zones/{zone}", _zone_index, zone, "Zone index."),
+        (
+            "/nodes/{node}/sdn/zones/{zone}/content",
+            _zone_content,
+            zone,
+            "Status of the vnets of a zone on a node.",
+        ),
+        ("/nodes/{node}/sdn/vnets", _vnets, node, "Status of the vnets on a node (sdnkit)."),
+        ("/nodes/{node}/sdn/vnets/{vnet}", _vnet_index, vnet, "Vnet index."),
+        (
+            "/nodes/{node}/tasks/{upid}/status",
+            _task_status,
+            task,
+            "Status of an apply task (always finished: apply is synchronous).",
+        ),
+        ("/nodes/{node}/tasks/{upid}/log", _task_log, task, "Log of an apply task."),
     )
-    add(router, "GET", "/nodes/{node}", _node_index, path_params=node, summary="Node index.")
-    add(router, "GET", "/nodes/{node}/sdn", _sdn_index, path_params=node, summary="SDN index of a node.")
-    add(
-        router,
-        "GET",
-        "/nodes/{node}/sdn/zones",
-        _zones,
-        path_params=node,
-        summary="Status of the zones on a node (filtered by SDN.Audit).",
-    )
-    add(router, "GET", "/nodes/{node}/sdn/zones/{zone}", _zone_index, path_params=zone, summary="Zone index.")
-    add(
-        router,
-        "GET",
-        "/nodes/{node}/sdn/zones/{zone}/content",
-        _zone_content,
-        path_params=zone,
-        summary="Status of the vnets of a zone on a node.",
-    )
-    add(
-        router,
-        "GET",
-        "/nodes/{node}/sdn/vnets",
-        _vnets,
-        path_params=node,
-        summary="Status of the vnets on a node (sdnkit).",
-    )
-    add(router, "GET", "/nodes/{node}/sdn/vnets/{vnet}", _vnet_index, path_params=vnet, summary="Vnet index.")
-    add(
-        router,
-        "GET",
-        "/nodes/{node}/tasks/{upid}/status",
-        _task_status,
-        path_params=task,
-        summary="Status of an apply task (always finished: apply is synchronous).",
-    )
-    add(
-        router,
-        "GET",
-        "/nodes/{node}/tasks/{upid}/log",
-        _task_log,
-        path_params=task,
-        summary="Log of an apply task.",
-    )
+    for path, handler, path_params, summary in endpoints:
+        add(router, "GET", path, handler, path_params=path_params, summary=summary)

@@ -14,9 +14,8 @@ from typing import Any
 from fastapi import APIRouter
 
 from sdnkit.api.endpoint import Call
-from sdnkit.api.params import create_spec, delete_spec, get_spec, id_param, list_spec, update_spec
 from sdnkit.api.roles import Privilege
-from sdnkit.api.routes.crud import Acl, Collection, audit_visible, register_collection
+from sdnkit.api.routes.crud import Acl, audit_visible, kind_collection, register_collection
 from sdnkit.config.schema import Kind
 
 __all__ = ["COLLECTION", "vnet_path", "zone_of"]
@@ -42,23 +41,15 @@ def _check_move(call: Call, method: str) -> None:
         call.perms.check(f"/sdn/zones/{new_zone}/{call.path['vnet']}", Privilege.SDN_ALLOCATE)
 
 
-COLLECTION = Collection(
-    name="vnets",
-    base="/cluster/sdn/vnets",
-    id_name="vnet",
-    id_param=id_param(Kind.VNETS),
-    acl=Acl(
+COLLECTION = kind_collection(
+    Kind.VNETS,
+    Acl(
         visible=audit_visible(lambda obj: f"/sdn/zones/{_zone_in(obj)}/{obj['vnet']}"),
         read=vnet_path,
         create=lambda call: f"/sdn/zones/{call.params['zone']}",
         write=vnet_path,
         extra=_check_move,
     ),
-    list_spec=list_spec(Kind.VNETS),
-    get_spec=get_spec(Kind.VNETS),
-    create_spec=create_spec(Kind.VNETS),
-    update_spec=update_spec(Kind.VNETS),
-    delete_spec=delete_spec(),
 )
 
 

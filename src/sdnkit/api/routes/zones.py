@@ -8,26 +8,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from sdnkit.api.params import create_spec, delete_spec, get_spec, id_param, list_spec, update_spec
-from sdnkit.api.routes.crud import Acl, Collection, audit_visible, register_collection
+from sdnkit.api.routes.crud import Acl, audit_visible, kind_collection, register_collection
 from sdnkit.config.schema import Kind
 
-COLLECTION = Collection(
-    name="zones",
-    base="/cluster/sdn/zones",
-    id_name="zone",
-    id_param=id_param(Kind.ZONES),
-    acl=Acl(
+COLLECTION = kind_collection(
+    Kind.ZONES,
+    Acl(
         visible=audit_visible(lambda obj: f"/sdn/zones/{obj['zone']}"),
         read=lambda call, id_: f"/sdn/zones/{id_}",
         create=lambda call: "/sdn/zones",
         write=lambda call, id_: f"/sdn/zones/{id_}",
     ),
-    list_spec=list_spec(Kind.ZONES),
-    get_spec=get_spec(Kind.ZONES),
-    create_spec=create_spec(Kind.ZONES),
-    update_spec=update_spec(Kind.ZONES),
-    delete_spec=delete_spec(),
 )
 
 
