@@ -18,6 +18,18 @@ def bgp(**opts: object) -> object:
     return config(controllers={"n1bgp": ctl})
 
 
+def isis(**opts: object) -> dict[str, object]:
+    """An IS-IS controller of n1: domain ``core`` on eth0; ``opts`` override (PVE key names)."""
+    return {
+        "type": "isis",
+        "node": "n1",
+        "isis-domain": "core",
+        "isis-ifaces": "eth0",
+        "isis-net": "49.0001.1921.6800.0001.00",
+        **opts,
+    }
+
+
 def frr_of(cfg: object, interfaces: str | None = None) -> str:
     _, frr = render(cfg, facts(interfaces) if interfaces else None)
     assert frr is not None
@@ -91,13 +103,7 @@ def test_controllers_of_other_nodes_are_ignored() -> None:
     cfg = config(
         controllers={
             "n2bgp": {"type": "bgp", "asn": 65002, "node": "n2", "peers": "192.0.2.9"},
-            "n2isis": {
-                "type": "isis",
-                "node": "n2",
-                "isis-domain": "d1",
-                "isis-ifaces": "eth0",
-                "isis-net": "49.0001.1921.6800.0001.00",
-            },
+            "n2isis": isis(node="n2", **{"isis-domain": "d1"}),
         }
     )
     _, frr = render(cfg)
@@ -105,19 +111,7 @@ def test_controllers_of_other_nodes_are_ignored() -> None:
 
 
 def test_isis_router_and_sorted_interfaces() -> None:
-    cfg = config(
-        controllers={
-            "isis1": {
-                "type": "isis",
-                "node": "n1",
-                "isis-domain": "core",
-                "isis-ifaces": "eth1,eth0",
-                "isis-net": "49.0001.1921.6800.0001.00",
-                "loopback": "lo1",
-            }
-        }
-    )
-    frr = frr_of(cfg)
+    frr = frr_of(config(controllers={"isis1": isis(loopback="lo1", **{"isis-ifaces": "eth1,eth0"})}))
     assert block(frr, "router isis core") == [
         " net 49.0001.1921.6800.0001.00",
         " redistribute ipv4 connected level-1",
@@ -134,14 +128,7 @@ def test_isis_loopback_is_the_evpn_underlay() -> None:
         vnets={"v1": {"type": "vnet", "zone": "z1", "tag": 1}},
         controllers={
             "ctl": {"type": "evpn", "asn": 65000, "peers": "10.99.0.1,10.99.0.2"},
-            "isis1": {
-                "type": "isis",
-                "node": "n1",
-                "isis-domain": "core",
-                "isis-ifaces": "eth0",
-                "isis-net": "49.0001.1921.6800.0001.00",
-                "loopback": "lo1",
-            },
+            "isis1": isis(loopback="lo1"),
         },
     )
     frr = frr_of(cfg, LOOPBACK)

@@ -4,11 +4,15 @@ PVE builds its FRR hash in several passes (controllers, then zones, then vnets, 
 file), each appending to what the others made: "first one creates the router", route-map entries
 prepended per exit zone, and so on. The builder keeps that ordering logic in one place and
 ``build()`` freezes the result into :class:`~sdnkit.plan.frr.model.FrrConfig`.
+
+Each ``*Draft`` is the mutable twin of one frozen model type and has exactly its fields, under the
+same names (lists where the model has tuples), so :func:`_frozen` can copy them over by name.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from typing import Any, TypeVar
 
 from sdnkit.plan.frr.model import (
     DEFAULT_VRF,
@@ -36,6 +40,21 @@ from sdnkit.plan.frr.model import (
     Vrf,
 )
 
+Frozen = TypeVar("Frozen")
+
+
+def _frozen(draft: Any, kind: type[Frozen]) -> Frozen:
+    """``kind`` made from the same-named fields of ``draft``: lists become tuples, drafts freeze."""
+    values: dict[str, Any] = {}
+    for f in fields(draft):
+        value = getattr(draft, f.name)
+        if isinstance(value, list):
+            value = tuple(value)
+        elif isinstance(value, UnicastDraft | EvpnDraft):
+            value = value.freeze()
+        values[f.name] = value
+    return kind(**values)
+
 
 @dataclass(slots=True)
 class UnicastDraft:
@@ -46,13 +65,7 @@ class UnicastDraft:
     custom: list[str] = field(default_factory=list)
 
     def freeze(self) -> UnicastFamily:
-        return UnicastFamily(
-            networks=tuple(self.networks),
-            import_vrf=tuple(self.import_vrf),
-            neighbors=tuple(self.neighbors),
-            redistribute=tuple(self.redistribute),
-            custom=tuple(self.custom),
-        )
+        return _frozen(self, UnicastFamily)
 
 
 @dataclass(slots=True)
@@ -68,17 +81,7 @@ class EvpnDraft:
     custom: list[str] = field(default_factory=list)
 
     def freeze(self) -> EvpnFamily:
-        return EvpnFamily(
-            neighbors=tuple(self.neighbors),
-            advertise_all_vni=self.advertise_all_vni,
-            autort_as=self.autort_as,
-            default_originate=tuple(self.default_originate),
-            advertise_ipv4_unicast=self.advertise_ipv4_unicast,
-            advertise_ipv6_unicast=self.advertise_ipv6_unicast,
-            rt_import=tuple(self.rt_import),
-            rt_export=tuple(self.rt_export),
-            custom=tuple(self.custom),
-        )
+        return _frozen(self, EvpnFamily)
 
 
 @dataclass(slots=True)
@@ -94,39 +97,25 @@ class RouterDraft:
     bestpath_as_path_multipath_relax: bool = False
     neighbor_groups: list[NeighborGroup] = field(default_factory=list)
     custom: list[str] = field(default_factory=list)
-    ipv4: UnicastDraft | None = None
-    ipv6: UnicastDraft | None = None
-    evpn: EvpnDraft | None = None
+    ipv4_unicast: UnicastDraft | None = None
+    ipv6_unicast: UnicastDraft | None = None
+    l2vpn_evpn: EvpnDraft | None = None
 
     def unicast(self, family: str) -> UnicastDraft:
         """The ``ipv4`` or ``ipv6`` unicast family, created on first use."""
         if family == "ipv4":
-            self.ipv4 = self.ipv4 or UnicastDraft()
-            return self.ipv4
-        self.ipv6 = self.ipv6 or UnicastDraft()
-        return self.ipv6
+            self.ipv4_unicast = self.ipv4_unicast or UnicastDraft()
+            return self.ipv4_unicast
+        self.ipv6_unicast = self.ipv6_unicast or UnicastDraft()
+        return self.ipv6_unicast
 
-    def l2vpn_evpn(self) -> EvpnDraft:
-        self.evpn = self.evpn or EvpnDraft()
-        return self.evpn
+    def evpn(self) -> EvpnDraft:
+        """The ``l2vpn evpn`` family, created on first use."""
+        self.l2vpn_evpn = self.l2vpn_evpn or EvpnDraft()
+        return self.l2vpn_evpn
 
     def freeze(self) -> BgpRouter:
-        return BgpRouter(
-            vrf=self.vrf,
-            asn=self.asn,
-            router_id=self.router_id,
-            hard_administrative_reset=self.hard_administrative_reset,
-            default_ipv4_unicast=self.default_ipv4_unicast,
-            coalesce_time=self.coalesce_time,
-            graceful_restart_notification=self.graceful_restart_notification,
-            disable_ebgp_connected_route_check=self.disable_ebgp_connected_route_check,
-            bestpath_as_path_multipath_relax=self.bestpath_as_path_multipath_relax,
-            neighbor_groups=tuple(self.neighbor_groups),
-            custom=tuple(self.custom),
-            ipv4_unicast=self.ipv4.freeze() if self.ipv4 else None,
-            ipv6_unicast=self.ipv6.freeze() if self.ipv6 else None,
-            l2vpn_evpn=self.evpn.freeze() if self.evpn else None,
-        )
+        return _frozen(self, BgpRouter)
 
 
 @dataclass(slots=True)
@@ -137,7 +126,7 @@ class VrfDraft:
     custom: list[str] = field(default_factory=list)
 
     def freeze(self) -> Vrf:
-        return Vrf(name=self.name, vni=self.vni, ip_routes=tuple(self.ip_routes), custom=tuple(self.custom))
+        return _frozen(self, Vrf)
 
 
 @dataclass(frozen=True, slots=True)

@@ -85,7 +85,7 @@ def plan_controller(ctx: PlanContext, b: FrrBuilder, ctl: Controller) -> None:
             ips=tuple(str(ip) for ip in eb.underlay.remotes),
         )
     )
-    evpn = router.l2vpn_evpn()
+    evpn = router.evpn()
     evpn.neighbors.append(AfNeighbor(name="VTEP", route_map_in=MAP_IN, route_map_out=MAP_OUT))
     evpn.advertise_all_vni = True
     evpn.autort_as = eb.autort_as
@@ -148,7 +148,7 @@ def _exit_node(ctx: PlanContext, b: FrrBuilder, zone: Zone, router: RouterDraft)
             for family in ("ipv4", "ipv6"):
                 default.unicast(family).import_vrf.append(router.vrf)
         _redistribute_connected(router)
-    router.l2vpn_evpn().default_originate.extend(("ipv4", "ipv6"))
+    router.evpn().default_originate.extend(("ipv4", "ipv6"))
 
 
 def plan_zone(ctx: PlanContext, b: FrrBuilder, zone: Zone) -> None:
@@ -172,16 +172,16 @@ def plan_zone(ctx: PlanContext, b: FrrBuilder, zone: Zone) -> None:
     )
     if eb.autort_as is not None:
         rt = f"{eb.autort_as}:{zone.vrf_vxlan}"
-        router.l2vpn_evpn().rt_import.append(rt)
-        router.l2vpn_evpn().rt_export.append(rt)
+        router.evpn().rt_import.append(rt)
+        router.evpn().rt_export.append(rt)
     if is_exit:
         _exit_node(ctx, b, zone, router)
     if zone.advertise_subnets:  # upstream ignores it on exit nodes (§10.8); we do not
         _redistribute_connected(router)
-        router.l2vpn_evpn().advertise_ipv4_unicast = True
-        router.l2vpn_evpn().advertise_ipv6_unicast = True
+        router.evpn().advertise_ipv4_unicast = True
+        router.evpn().advertise_ipv6_unicast = True
     if zone.rt_import:
-        router.l2vpn_evpn().rt_import.extend(sorted(zone.rt_import))
+        router.evpn().rt_import.extend(sorted(zone.rt_import))
 
 
 def routes_vnets(ctx: PlanContext, zone: Zone) -> bool:

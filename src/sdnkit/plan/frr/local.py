@@ -171,9 +171,11 @@ class LocalMerge:
             self._family(router, family)
 
     def _family(self, router: RouterDraft, family: _Family) -> None:
-        target = {"ipv4 unicast": router.ipv4, "ipv6 unicast": router.ipv6, "l2vpn evpn": router.evpn}.get(
-            family.name
-        )
+        target = {
+            "ipv4 unicast": router.ipv4_unicast,
+            "ipv6 unicast": router.ipv6_unicast,
+            "l2vpn evpn": router.l2vpn_evpn,
+        }.get(family.name)
         if target is not None:
             target.custom.extend(family.lines)
         else:
