@@ -33,7 +33,6 @@ from urllib.parse import urlencode
 
 from fakes.httpserver import Answer, FakeServer, TlsFiles
 
-NOT_FOUND = {"detail": "No {} matches the given query."}
 FULL = {"detail": "Insufficient resources are available to satisfy the request"}
 DNS_NAME = re.compile(r"^([0-9A-Za-z_-]+|\*)(\.[0-9A-Za-z_-]+)*\.?$")
 PAGE = 50
@@ -46,6 +45,30 @@ STAMP = "2026-11-01T00:00:00.000000Z"
 
 def _family(version: int) -> dict[str, Any]:
     return {"value": version, "label": f"IPv{version}"}
+
+
+def _not_found(model: str) -> Answer:
+    return 404, {"detail": f"No {model} matches the given query."}
+
+
+def _record(kind: str, oid: int, display: str, version: int, host: str) -> dict[str, Any]:
+    """The fields every IPAM object has in NetBox's answers: identity, VRF, status, bookkeeping."""
+    return {
+        "id": oid,
+        "url": f"http://{host}/api/ipam/{kind}/{oid}/",
+        "display": display,
+        "family": _family(version),
+        "vrf": None,
+        "tenant": None,
+        "status": {"value": "active", "label": "Active"},
+        "role": None,
+        "description": "",
+        "comments": "",
+        "tags": [],
+        "custom_fields": {},
+        "created": STAMP,
+        "last_updated": STAMP,
+    }
 
 
 def _host(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
@@ -132,27 +155,14 @@ class FakeNetbox(FakeServer):
     def _prefix_obj(self, pid: int, prefix: str, host: str) -> dict[str, Any]:
         net = ipaddress.ip_network(prefix)
         return {
-            "id": pid,
-            "url": f"http://{host}/api/ipam/prefixes/{pid}/",
-            "display": prefix,
-            "family": _family(net.version),
+            **_record("prefixes", pid, prefix, net.version, host),
             "prefix": prefix,
-            "vrf": None,
             "scope_type": None,
             "scope_id": None,
             "scope": None,
-            "tenant": None,
             "vlan": None,
-            "status": {"value": "active", "label": "Active"},
-            "role": None,
             "is_pool": False,
             "mark_utilized": False,
-            "description": "",
-            "comments": "",
-            "tags": [],
-            "custom_fields": {},
-            "created": STAMP,
-            "last_updated": STAMP,
             "children": 0,
             "_depth": 0,
         }
@@ -179,9 +189,7 @@ class FakeNetbox(FakeServer):
         return 201, obj
 
     def delete_prefix(self, m: Any, q: dict[str, str], body: Any, host: str) -> Answer:
-        if self.prefixes.pop(int(m[1]), None) is None:
-            return 404, {"detail": NOT_FOUND["detail"].format("Prefix")}
-        return 204, None
+        return _delete(self.prefixes, int(m[1]), "Prefix")
 
     def _prefix_free(self, obj: dict[str, Any], limit: int) -> list[int]:
         net = ipaddress.ip_network(obj["prefix"])
@@ -206,7 +214,7 @@ class FakeNetbox(FakeServer):
     def prefix_available(self, m: Any, q: dict[str, str], body: Any, host: str) -> Answer:
         obj = self.prefixes.get(int(m[1]))
         if obj is None:
-            return 404, {"detail": NOT_FOUND["detail"].format("Prefix")}
+            return _not_found("Prefix")
         net = ipaddress.ip_network(obj["prefix"])
         limit = int(q.get("limit") or PAGE)
         free = self._prefix_free(obj, limit)
@@ -218,7 +226,7 @@ class FakeNetbox(FakeServer):
     def prefix_allocate(self, m: Any, q: dict[str, str], body: Any, host: str) -> Answer:
         obj = self.prefixes.get(int(m[1]))
         if obj is None:
-            return 404, {"detail": NOT_FOUND["detail"].format("Prefix")}
+            return _not_found("Prefix")
         net = ipaddress.ip_network(obj["prefix"])
         return self._allocate(self._prefix_free(obj, _count(body)), net.prefixlen, body, host)
 
@@ -252,23 +260,10 @@ class FakeNetbox(FakeServer):
         rid = self._new_id("ip-ranges")
         mask = str(body["start_address"]).partition("/")[2] or ("32" if start.version == 4 else "128")
         obj = {
-            "id": rid,
-            "url": f"http://{host}/api/ipam/ip-ranges/{rid}/",
-            "display": f"{start}-{end}/{mask}",
-            "family": _family(start.version),
+            **_record("ip-ranges", rid, f"{start}-{end}/{mask}", start.version, host),
             "start_address": f"{start}/{mask}",
             "end_address": f"{end}/{mask}",
             "size": int(end) - int(start) + 1,
-            "vrf": None,
-            "tenant": None,
-            "status": {"value": "active", "label": "Active"},
-            "role": None,
-            "description": "",
-            "comments": "",
-            "tags": [],
-            "custom_fields": {},
-            "created": STAMP,
-            "last_updated": STAMP,
             "mark_populated": False,
             "mark_utilized": False,
         }
@@ -276,14 +271,12 @@ class FakeNetbox(FakeServer):
         return 201, obj
 
     def delete_range(self, m: Any, q: dict[str, str], body: Any, host: str) -> Answer:
-        if self.ranges.pop(int(m[1]), None) is None:
-            return 404, {"detail": NOT_FOUND["detail"].format("IPRange")}
-        return 204, None
+        return _delete(self.ranges, int(m[1]), "IPRange")
 
     def range_allocate(self, m: Any, q: dict[str, str], body: Any, host: str) -> Answer:
         obj = self.ranges.get(int(m[1]))
         if obj is None:
-            return 404, {"detail": NOT_FOUND["detail"].format("IPRange")}
+            return _not_found("IPRange")
         start, end = _host(obj["start_address"]), _host(obj["end_address"])
         assert start is not None and end is not None
         free = self._free(int(start), int(end), start.version, _count(body))
@@ -324,15 +317,9 @@ class FakeNetbox(FakeServer):
             return 400, {"dns_name": [DNS_ERROR]}
         aid = self._new_id("ip-addresses")
         obj = {
-            "id": aid,
-            "url": f"http://{host}/api/ipam/ip-addresses/{aid}/",
-            "display": address,
-            "family": _family(ip.version),
+            **_record("ip-addresses", aid, address, ip.version, host),
             "address": address,
-            "vrf": None,
-            "tenant": None,
             "status": {"value": str(fields.get("status") or "active"), "label": "Active"},
-            "role": None,
             "assigned_object_type": None,
             "assigned_object_id": None,
             "assigned_object": None,
@@ -340,11 +327,6 @@ class FakeNetbox(FakeServer):
             "nat_outside": [],
             "dns_name": dns_name,
             "description": str(fields.get("description") or ""),
-            "comments": "",
-            "tags": [],
-            "custom_fields": {},
-            "created": STAMP,
-            "last_updated": STAMP,
         }
         self.addresses[aid] = obj
         return 201, obj
@@ -355,16 +337,14 @@ class FakeNetbox(FakeServer):
     def update_address(self, m: Any, q: dict[str, str], body: Any, host: str) -> Answer:
         obj = self.addresses.get(int(m[1]))
         if obj is None:
-            return 404, {"detail": NOT_FOUND["detail"].format("IPAddress")}
+            return _not_found("IPAddress")
         for key in ("description", "dns_name"):
             if key in (body or {}):
                 obj[key] = str(body[key])
         return 200, obj
 
     def delete_address(self, m: Any, q: dict[str, str], body: Any, host: str) -> Answer:
-        if self.addresses.pop(int(m[1]), None) is None:
-            return 404, {"detail": NOT_FOUND["detail"].format("IPAddress")}
-        return 204, None
+        return _delete(self.addresses, int(m[1]), "IPAddress")
 
     # -- for assertions -----------------------------------------------------------------------
 
@@ -372,6 +352,12 @@ class FakeNetbox(FakeServer):
         """Registered addresses by host IP."""
         with self.lock:
             return {str(_host(a["address"])): dict(a) for a in self.addresses.values()}
+
+
+def _delete(table: dict[int, dict[str, Any]], oid: int, model: str) -> Answer:
+    if table.pop(oid, None) is None:
+        return _not_found(model)
+    return 204, None
 
 
 def _count(body: Any) -> int:

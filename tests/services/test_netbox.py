@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import sys
 import threading
 from collections.abc import Iterator
@@ -13,8 +12,9 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the fakes package beside the tests
 
 from fakes.httpserver import Fault, make_certificate
+from fakes.ipam_inputs import VM, dual_stack_guest, ip, subnet, with_gateway
 from fakes.netbox import TOKEN, FakeNetbox
-from sdnkit.config.model import DhcpRange, Ipam, Subnet
+from sdnkit.config.model import Ipam
 from sdnkit.errors import ExternalServiceError, IpamError, IpamExhaustedError, NotFoundError
 from sdnkit.ipam.base import IpEntry, PluginEnv, build_plugin
 from sdnkit.ipam.netbox import NetboxIpam
@@ -23,20 +23,6 @@ from sdnkit.service import ipam as svc_ipam
 from sdnkit.store.local import LocalStore
 
 pytestmark = pytest.mark.services
-
-ip = ipaddress.ip_address
-VM = IpEntry(mac="da:65:8f:18:9b:6f", hostname="myhost", vmid="100")
-
-
-def subnet(cidr: str, gateway: str | None = None, ranges: tuple[tuple[str, str], ...] = ()) -> Subnet:
-    return Subnet(
-        id=f"z1-{cidr.replace('/', '-')}",
-        vnet="v1",
-        zone="z1",
-        cidr=cidr,
-        gateway=ip(gateway) if gateway else None,
-        dhcp_ranges=tuple(DhcpRange(ip(a), ip(b)) for a, b in ranges),
-    )
 
 
 @pytest.fixture
@@ -75,9 +61,7 @@ def test_subnet_registration_uses_exact_filters(netbox: FakeNetbox) -> None:
 
 def test_next_free_fills_the_gap_and_records_mac_and_hostname(netbox: FakeNetbox) -> None:
     nb = plugin(netbox)
-    sub = subnet("10.0.0.0/24", "10.0.0.1")
-    nb.add_subnet(sub)
-    nb.add_ip(sub, ip("10.0.0.1"), IpEntry(gateway=True))
+    sub = with_gateway(nb)
     nb.add_ip(sub, ip("10.0.0.3"), IpEntry(mac="02:00:00:00:00:03"))
     assert nb.next_free_ip(sub, VM) == ip("10.0.0.2")
     stored = netbox.hosts()["10.0.0.2"]
@@ -116,10 +100,8 @@ def test_full_prefix_is_exhausted_and_ipv6_starts_at_1(netbox: FakeNetbox) -> No
 
 def test_add_ip_refuses_a_taken_address_but_accepts_a_gateway_again(netbox: FakeNetbox) -> None:
     nb = plugin(netbox)
-    sub = subnet("10.0.0.0/24", "10.0.0.1")
-    nb.add_subnet(sub)
-    nb.add_ip(sub, ip("10.0.0.1"), IpEntry(gateway=True))
-    nb.add_ip(sub, ip("10.0.0.1"), IpEntry(gateway=True))
+    sub = with_gateway(nb)
+    nb.add_ip(sub, ip("10.0.0.1"), IpEntry(gateway=True))  # the gateway again: accepted
     with pytest.raises(IpamError, match=r"10\.0\.0\.1 is already registered in NetBox"):
         nb.add_ip(sub, ip("10.0.0.1"), VM)
     with pytest.raises(IpamError, match="is not in"):
@@ -131,11 +113,7 @@ def test_add_ip_refuses_a_taken_address_but_accepts_a_gateway_again(netbox: Fake
 
 def test_update_find_and_delete(netbox: FakeNetbox) -> None:
     nb = plugin(netbox)
-    v4, v6 = subnet("10.0.0.0/24"), subnet("2001:db8::/64")
-    for sub in (v4, v6):
-        nb.add_subnet(sub)
-        nb.next_free_ip(sub, VM)
-    nb.next_free_ip(v4, IpEntry(mac="02:00:00:00:00:99"))
+    v4, v6 = dual_stack_guest(nb)
     found = nb.find_mac([v4, v6], VM.mac.upper())  # type: ignore[union-attr]
     assert sorted(str(a.ip) for a in found) == ["10.0.0.1", "2001:db8::1"]
     assert {a.entry.hostname for a in found} == {"myhost"}
@@ -162,9 +140,7 @@ def test_lists_follow_pagination(netbox: FakeNetbox) -> None:
 
 def test_del_subnet_refuses_while_guests_remain(netbox: FakeNetbox) -> None:
     nb = plugin(netbox)
-    sub = subnet("10.0.0.0/24", "10.0.0.1", (("10.0.0.100", "10.0.0.200"),))
-    nb.add_subnet(sub)
-    nb.add_ip(sub, ip("10.0.0.1"), IpEntry(gateway=True))
+    sub = with_gateway(nb, (("10.0.0.100", "10.0.0.200"),))
     nb.next_free_ip(sub, VM)
     with pytest.raises(IpamError, match="cannot delete, 1 address"):
         nb.del_subnet(sub)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,27 +11,14 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the fakes package beside the tests
 
 from fakes.httpserver import Fault, make_certificate
+from fakes.ipam_inputs import VM, dual_stack_guest, ip, subnet, with_gateway
 from fakes.phpipam import CODE, FakePhpipam
-from sdnkit.config.model import DhcpRange, Ipam, Subnet
+from sdnkit.config.model import Ipam
 from sdnkit.errors import ConfigError, ExternalServiceError, IpamError, IpamExhaustedError, NotFoundError
 from sdnkit.ipam.base import IpEntry, PluginEnv, build_plugin
 from sdnkit.ipam.phpipam import PhpipamIpam
 
 pytestmark = pytest.mark.services
-
-ip = ipaddress.ip_address
-VM = IpEntry(mac="da:65:8f:18:9b:6f", hostname="myhost", vmid="100")
-
-
-def subnet(cidr: str, gateway: str | None = None, ranges: tuple[tuple[str, str], ...] = ()) -> Subnet:
-    return Subnet(
-        id=f"z1-{cidr.replace('/', '-')}",
-        vnet="v1",
-        zone="z1",
-        cidr=cidr,
-        gateway=ip(gateway) if gateway else None,
-        dhcp_ranges=tuple(DhcpRange(ip(a), ip(b)) for a, b in ranges),
-    )
 
 
 @pytest.fixture
@@ -87,10 +73,8 @@ def test_dhcp_range_falls_back_to_the_subnet(phpipam: FakePhpipam) -> None:
 
 def test_add_ip_refuses_a_taken_address_but_accepts_a_gateway_again(phpipam: FakePhpipam) -> None:
     php = plugin(phpipam)
-    sub = subnet("10.0.0.0/24", "10.0.0.1")
-    php.add_subnet(sub)
-    php.add_ip(sub, ip("10.0.0.1"), IpEntry(gateway=True))
-    php.add_ip(sub, ip("10.0.0.1"), IpEntry(gateway=True))
+    sub = with_gateway(php)
+    php.add_ip(sub, ip("10.0.0.1"), IpEntry(gateway=True))  # the gateway again: accepted
     with pytest.raises(IpamError, match=r"10\.0\.0\.1 is already registered in phpIPAM"):
         php.add_ip(sub, ip("10.0.0.1"), VM)
     assert len(phpipam.addresses) == 1
@@ -99,11 +83,7 @@ def test_add_ip_refuses_a_taken_address_but_accepts_a_gateway_again(phpipam: Fak
 def test_find_mac_update_and_delete(phpipam: FakePhpipam) -> None:
     """Upstream dies in get_ips_from_mac (spec §10.13); the answer is parsed here."""
     php = plugin(phpipam)
-    v4, v6 = subnet("10.0.0.0/24"), subnet("2001:db8::/64")
-    for sub in (v4, v6):
-        php.add_subnet(sub)
-        php.next_free_ip(sub, VM)
-    php.next_free_ip(v4, IpEntry(mac="02:00:00:00:00:99"))
+    v4, v6 = dual_stack_guest(php)
     found = php.find_mac([v4, v6], "DA:65:8F:18:9B:6F")
     assert sorted(str(a.ip) for a in found) == ["10.0.0.1", "2001:db8::1"]
     assert {(a.entry.hostname, a.entry.vmid) for a in found} == {("myhost", "100")}
@@ -119,9 +99,7 @@ def test_find_mac_update_and_delete(phpipam: FakePhpipam) -> None:
 def test_del_subnet_really_deletes_but_not_while_guests_remain(phpipam: FakePhpipam) -> None:
     """Upstream's del_subnet returns before the DELETE (spec §5.4)."""
     php = plugin(phpipam)
-    sub = subnet("10.0.0.0/24", "10.0.0.1")
-    php.add_subnet(sub)
-    php.add_ip(sub, ip("10.0.0.1"), IpEntry(gateway=True))
+    sub = with_gateway(php)
     php.next_free_ip(sub, VM)
     with pytest.raises(IpamError, match="cannot delete, 1 address"):
         php.del_subnet(sub)

@@ -292,19 +292,8 @@ def test_unknown_paths_and_methods(capsys: pytest.CaptureFixture[str], tmp_path:
 
 
 def test_output_formats(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    run(
-        capsys,
-        tmp_path,
-        "pvesh",
-        "create",
-        "/cluster/sdn/zones",
-        "-zone",
-        "z1",
-        "-type",
-        "simple",
-        "-mtu",
-        "1400",
-    )
+    zone = ("-zone", "z1", "-type", "simple", "-mtu", "1400")
+    run(capsys, tmp_path, "pvesh", "create", "/cluster/sdn/zones", *zone)
     _, text, _ = run(capsys, tmp_path, "pvesh", "get", "/cluster/sdn/zones")
     assert text.splitlines()[0].split() == ["DIGEST", "MTU", "TYPE", "ZONE"]
     _, pretty, _ = run(

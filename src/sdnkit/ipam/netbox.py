@@ -111,6 +111,13 @@ class NetboxIpam:
     def _delete(self, path: str, what: str) -> None:
         self.http.request("DELETE", path, what=what, accept=(404,))
 
+    def _registered(self, subnet: Subnet, ip: IPAddress) -> dict[str, Any]:
+        """The address object of ``ip``; ``NotFoundError`` if it is not registered."""
+        obj = self._address(subnet, ip)
+        if obj is None:
+            raise NotFoundError(f'subnet "{subnet.id}": IP {ip} is not registered in NetBox')
+        return obj
+
     def verify(self) -> None:
         self.http.request("GET", "/status/", what="check the API and token")
 
@@ -210,16 +217,12 @@ class NetboxIpam:
             )
 
     def update_ip(self, subnet: Subnet, ip: IPAddress, entry: IpEntry) -> None:
-        obj = self._address(subnet, ip)
-        if obj is None:
-            raise NotFoundError(f'subnet "{subnet.id}": IP {ip} is not registered in NetBox')
+        obj = self._registered(subnet, ip)
         body = {"description": _description(entry), "dns_name": entry.hostname or ""}
         self.http.request("PATCH", f"/ipam/ip-addresses/{obj['id']}/", body=body, what=f"update address {ip}")
 
     def del_ip(self, subnet: Subnet, ip: IPAddress) -> None:
-        obj = self._address(subnet, ip)
-        if obj is None:
-            raise NotFoundError(f'subnet "{subnet.id}": IP {ip} is not registered in NetBox')
+        obj = self._registered(subnet, ip)
         self._delete(f"/ipam/ip-addresses/{obj['id']}/", f"delete address {ip}")
 
     def next_free_ip(self, subnet: Subnet, entry: IpEntry, pool: DhcpRange | None = None) -> IPAddress:

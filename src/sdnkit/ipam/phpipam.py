@@ -99,6 +99,13 @@ class PhpipamIpam:
         found = self._get_list(f"/addresses/search/{ip}/", f"look up address {ip}")
         return next((a for a in found if sid is None or str(a.get("subnetId")) == sid), None)
 
+    def _registered(self, subnet: Subnet, ip: IPAddress) -> dict[str, Any]:
+        """The address object of ``ip``; ``NotFoundError`` if it is not registered."""
+        obj = self._address(subnet, ip)
+        if obj is None:
+            raise NotFoundError(f'subnet "{subnet.id}": IP {ip} is not registered in phpIPAM')
+        return obj
+
     def verify(self) -> None:
         self.http.request("GET", f"/sections/{self.section}/", what="check the API, token and section")
 
@@ -148,17 +155,13 @@ class PhpipamIpam:
             )
 
     def update_ip(self, subnet: Subnet, ip: IPAddress, entry: IpEntry) -> None:
-        obj = self._address(subnet, ip)
-        if obj is None:
-            raise NotFoundError(f'subnet "{subnet.id}": IP {ip} is not registered in phpIPAM')
+        obj = self._registered(subnet, ip)
         body = _fields(entry)
         body.pop("is_gateway", None)
         self.http.request("PATCH", f"/addresses/{obj['id']}/", body=body, what=f"update address {ip}")
 
     def del_ip(self, subnet: Subnet, ip: IPAddress) -> None:
-        obj = self._address(subnet, ip)
-        if obj is None:
-            raise NotFoundError(f'subnet "{subnet.id}": IP {ip} is not registered in phpIPAM')
+        obj = self._registered(subnet, ip)
         self.http.request("DELETE", f"/addresses/{obj['id']}/", what=f"delete address {ip}", accept=(404,))
 
     def next_free_ip(self, subnet: Subnet, entry: IpEntry, pool: DhcpRange | None = None) -> IPAddress:

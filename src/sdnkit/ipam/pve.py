@@ -46,6 +46,12 @@ def _check_in_subnet(subnet: Subnet, ip: IPAddress) -> None:
         raise IpamError(f"{label}: {ip} is not in {net}", obj=label, key="ip", value=str(ip))
 
 
+def _check_registered(txn: Txn, subnet: Subnet, key: str) -> None:
+    sub = txn.state.subnet(subnet.zone, subnet.cidr)
+    if sub is None or key not in sub.ips:
+        raise NotFoundError(f"{_label(subnet)}: IP {key} is not registered", obj=_label(subnet))
+
+
 class PveIpam:
     """The built-in IPAM over an ``IpamStorage``."""
 
@@ -104,9 +110,7 @@ class PveIpam:
         key = str(ip)
 
         def update(txn: Txn) -> None:
-            sub = txn.state.subnet(subnet.zone, subnet.cidr)
-            if sub is None or key not in sub.ips:
-                raise NotFoundError(f"{_label(subnet)}: IP {key} is not registered", obj=_label(subnet))
+            _check_registered(txn, subnet, key)
             txn.apply(PutIp(subnet.zone, subnet.cidr, key, entry))
 
         self.storage.run(update)
@@ -115,9 +119,7 @@ class PveIpam:
         key = str(ip)
 
         def delete(txn: Txn) -> None:
-            sub = txn.state.subnet(subnet.zone, subnet.cidr)
-            if sub is None or key not in sub.ips:
-                raise NotFoundError(f"{_label(subnet)}: IP {key} is not registered", obj=_label(subnet))
+            _check_registered(txn, subnet, key)
             txn.apply(DelIp(subnet.zone, subnet.cidr, key))
 
         self.storage.run(delete)

@@ -62,9 +62,9 @@ Errors (``sdnkit.errors``), all with ``.message``; map them to HTTP as noted:
                      locked, pending changes on lock; PVE answers 500
 
 Every write holds the store's ``sdn`` lock for read-validate-write, validates the whole resulting
-configuration (``config/validate.py``), runs the change hooks (``service/transaction.py``: the IPAM
-registers subnets and gateways there: ``sdnkit.service.ipam`` is in ``HOOK_MODULES``) and commits
-atomically; a refused write changes nothing.
+configuration (``config/validate.py``), runs the change hooks (``service/transaction.py``: the
+IPAM registers subnets and gateways there: ``sdnkit.service.ipam_hooks`` is in ``HOOK_MODULES``)
+and commits atomically; a refused write changes nothing.
 Permissions are the API's business: the service trusts its caller.
 """
 

@@ -15,6 +15,7 @@ import os
 import secrets
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,9 +31,8 @@ from sdnkit.config.validate import check_config
 from sdnkit.config.violation import to_error
 from sdnkit.errors import ConfigError, LockError
 from sdnkit.service.nodediff import rendered_diffs
-from sdnkit.service.objects import check_token
 from sdnkit.service.params import Params, flag, no_more, text
-from sdnkit.service.transaction import Action, Context, ObjectChange, commit
+from sdnkit.service.transaction import Action, Context, ObjectChange, check_token, commit, locked
 from sdnkit.store.base import ABSENT
 from sdnkit.store.local import LocalStore
 from sdnkit.store.snapshot import LOCK_DOC, RUNNING_DOC, Snapshot, load_snapshot
@@ -85,22 +85,35 @@ def _running_from(snap: Snapshot, version: int) -> RunningConfig:
     return RunningConfig(version, SdnConfig({k: dict(snap.sections(k)) for k in VERSIONED_KINDS}))
 
 
+@dataclass(frozen=True, slots=True)
+class _LockParams:
+    """The parameters of apply and rollback: ``lock-token`` and ``release-lock`` (default 1)."""
+
+    token: str | None
+    release: bool
+
+    @classmethod
+    def parse(cls, params: Params, what: str) -> _LockParams:
+        params = dict(params)
+        found = cls(text(params, "lock-token"), flag(params, "release-lock", True))
+        no_more(params, what)
+        return found
+
+    def released(self, snap: Snapshot) -> dict[str, bytes | None]:
+        """The lock document deleted, when this write releases the global lock."""
+        return {LOCK_DOC: None} if self.token and self.release and snap.lock_token else {}
+
+
 def apply(ctx: Context, params: Params) -> int:
-    params = dict(params)
-    token, release = text(params, "lock-token"), flag(params, "release-lock", True)
-    no_more(params, "PUT /cluster/sdn")
-    with ctx.store.lock("sdn", ctx.lock_timeout):
-        snap = load_snapshot(ctx.store)
-        check_token(snap, token)
+    lock_params = _LockParams.parse(params, "PUT /cluster/sdn")
+    with locked(ctx, lock_params.token) as snap:
         violations = check_config(snap.config)
         if violations:
             err = to_error(violations)
             err.add_note("apply refuses a pending configuration that breaks a rule; fix it first")
             raise err
         running = _running_from(snap, snap.running.version + 1)
-        docs: dict[str, bytes | None] = {RUNNING_DOC: running.dumps().encode()}
-        if token and release and snap.lock_token:
-            docs[LOCK_DOC] = None
+        docs: dict[str, bytes | None] = {RUNNING_DOC: running.dumps().encode(), **lock_params.released(snap)}
         expect = snap.expect(*(FILENAMES[k] for k in VERSIONED_KINDS), RUNNING_DOC, LOCK_DOC)
         ctx.store.commit(docs, expect=expect)
         return running.version
@@ -122,12 +135,8 @@ def _rollback_changes(snap: Snapshot, after: SdnConfig) -> list[ObjectChange]:
 
 
 def rollback(ctx: Context, params: Params) -> None:
-    params = dict(params)
-    token, release = text(params, "lock-token"), flag(params, "release-lock", True)
-    no_more(params, "POST /cluster/sdn/rollback")
-    with ctx.store.lock("sdn", ctx.lock_timeout):
-        snap = load_snapshot(ctx.store)
-        check_token(snap, token)
+    lock_params = _LockParams.parse(params, "POST /cluster/sdn/rollback")
+    with locked(ctx, lock_params.token) as snap:
         if snap.running.version == 0:
             raise ConfigError(
                 "nothing has been applied yet: a rollback would delete every zone, vnet and subnet; "
@@ -141,8 +150,7 @@ def rollback(ctx: Context, params: Params) -> None:
             sections[kind] = {s.id: s for s in keep}
             docs[FILENAMES[kind]] = format_config(keep).encode()
         after = SdnConfig(sections)
-        if token and release and snap.lock_token:
-            docs[LOCK_DOC] = None
+        docs.update(lock_params.released(snap))
         commit(ctx, snap, docs, _rollback_changes(snap, after))
 
 

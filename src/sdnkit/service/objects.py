@@ -16,22 +16,13 @@ from sdnkit.config.section import Section, parse_section
 from sdnkit.config.sectionconfig import FILENAMES, format_config
 from sdnkit.config.validate import check_change, check_delete
 from sdnkit.config.zones import ZONE_RULES
-from sdnkit.errors import ConfigError, ConflictError, LockError, NotFoundError
+from sdnkit.errors import ConfigError, ConflictError, NotFoundError
 from sdnkit.service.kinds import ADAPTERS, Adapter, Collection
 from sdnkit.service.params import Params, flag, no_more, option_list, text
-from sdnkit.service.transaction import Action, Context, ObjectChange, commit
+from sdnkit.service.transaction import Action, Context, ObjectChange, check_token, commit, locked
 from sdnkit.store.snapshot import Snapshot, load_snapshot
 
 __all__ = ["check_token", "create", "delete", "get", "list_objects", "update"]
-
-
-def check_token(snap: Snapshot, token: str | None) -> None:
-    """While ``.lock`` exists, every change must carry its token (PVE ``lock_sdn_config``)."""
-    if snap.lock_token is not None and token != snap.lock_token:
-        what = "a wrong lock-token was given" if token else "no lock-token was given"
-        raise LockError(
-            f"the SDN configuration is locked (POST /cluster/sdn/lock) and {what}", key="lock-token"
-        )
 
 
 def check_digest(snap: Snapshot, kind: Kind, digest: str | None) -> None:
@@ -126,9 +117,7 @@ def create(ctx: Context, collection: Collection | str, params: Params) -> None:
     params = dict(params)
     token, digest = text(params, "lock-token"), text(params, "digest")
     kind = adapter.kind
-    with ctx.store.lock("sdn", ctx.lock_timeout):
-        snap = load_snapshot(ctx.store)
-        check_token(snap, token)
+    with locked(ctx, token) as snap:
         id_ = adapter.new_id(params, snap.config)
         type_ = adapter.new_type(params, snap.config, id_)
         check_digest(snap, kind, digest)
@@ -159,20 +148,24 @@ def _apply_delete(section: Section, new: dict[str, Any], delete: list[str]) -> d
     return {**opts, **new}
 
 
+def _existing(snap: Snapshot, adapter: Adapter, params: Params) -> tuple[str, Section]:
+    """The ID and section of the object a write names; ``NotFoundError`` if it does not exist."""
+    id_ = adapter.existing_id(params, snap.config)
+    old = snap.sections(adapter.kind).get(id_)
+    if old is None or not adapter.owns(old):
+        raise NotFoundError(f"{adapter.label(id_)} does not exist", key=adapter.id_param, value=id_)
+    adapter.check_existing(params, adapter.api(old))
+    return id_, old
+
+
 def update(ctx: Context, collection: Collection | str, params: Params) -> None:
     adapter = ADAPTERS[Collection(collection)]
     params = dict(params)
     token, digest = text(params, "lock-token"), text(params, "digest")
     delete = option_list(params, "delete")
     kind = adapter.kind
-    with ctx.store.lock("sdn", ctx.lock_timeout):
-        snap = load_snapshot(ctx.store)
-        check_token(snap, token)
-        id_ = adapter.existing_id(params, snap.config)
-        old = snap.sections(kind).get(id_)
-        if old is None or not adapter.owns(old):
-            raise NotFoundError(f"{adapter.label(id_)} does not exist", key=adapter.id_param, value=id_)
-        adapter.check_existing(params, adapter.api(old))
+    with locked(ctx, token) as snap:
+        id_, old = _existing(snap, adapter, params)
         check_digest(snap, kind, digest)
         new_values = parse_section(kind, old.type, id_, params, partial=True).options
         section = _fill_defaults(old.with_options(_apply_delete(old, new_values, delete)))
@@ -185,14 +178,8 @@ def delete(ctx: Context, collection: Collection | str, params: Params) -> None:
     params = dict(params)
     token, digest = text(params, "lock-token"), text(params, "digest")
     kind = adapter.kind
-    with ctx.store.lock("sdn", ctx.lock_timeout):
-        snap = load_snapshot(ctx.store)
-        check_token(snap, token)
-        id_ = adapter.existing_id(params, snap.config)
-        old = snap.sections(kind).get(id_)
-        if old is None or not adapter.owns(old):
-            raise NotFoundError(f"{adapter.label(id_)} does not exist", key=adapter.id_param, value=id_)
-        adapter.check_existing(params, adapter.api(old))
+    with locked(ctx, token) as snap:
+        id_, old = _existing(snap, adapter, params)
         no_more(params, f"DELETE {adapter.collection}/{{{adapter.id_param}}}")
         check_digest(snap, kind, digest)
         check_delete(snap.config, kind, id_)

@@ -24,7 +24,8 @@ yours there (``"sdnkit.ipam.hooks"``) or pass ``hooks=`` to ``SdnService``.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -32,8 +33,9 @@ from typing import Any
 from sdnkit.config.model import SdnConfig
 from sdnkit.config.schema import Kind
 from sdnkit.config.section import Section
+from sdnkit.errors import LockError
 from sdnkit.store.base import ABSENT, Document, Store
-from sdnkit.store.snapshot import Snapshot
+from sdnkit.store.snapshot import Snapshot, load_snapshot
 
 __all__ = [
     "HOOK_MODULES",
@@ -42,12 +44,14 @@ __all__ = [
     "Context",
     "ObjectChange",
     "Transaction",
+    "check_token",
     "commit",
     "default_hooks",
+    "locked",
 ]
 
 # modules that provide ``HOOKS``; the IPAM and DNS parts add theirs here
-HOOK_MODULES: tuple[str, ...] = ("sdnkit.service.ipam",)
+HOOK_MODULES: tuple[str, ...] = ("sdnkit.service.ipam_hooks",)
 
 
 class Action(StrEnum):
@@ -121,6 +125,24 @@ class Context:
     store: Store
     hooks: Sequence[ChangeHook] = field(default_factory=list)
     lock_timeout: float = 10.0
+
+
+def check_token(snap: Snapshot, token: str | None) -> None:
+    """While ``.lock`` exists, every change must carry its token (PVE ``lock_sdn_config``)."""
+    if snap.lock_token is not None and token != snap.lock_token:
+        what = "a wrong lock-token was given" if token else "no lock-token was given"
+        raise LockError(
+            f"the SDN configuration is locked (POST /cluster/sdn/lock) and {what}", key="lock-token"
+        )
+
+
+@contextmanager
+def locked(ctx: Context, token: str | None) -> Iterator[Snapshot]:
+    """Hold the SDN lock and yield a fresh snapshot, once the change's lock token is checked."""
+    with ctx.store.lock("sdn", ctx.lock_timeout):
+        snap = load_snapshot(ctx.store)
+        check_token(snap, token)
+        yield snap
 
 
 def commit(
