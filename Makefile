@@ -8,8 +8,10 @@ PYTHON ?= python3
 
 .PHONY: install run test test-host test-uml lint bench clean
 
+# byte-compiled up front: imports cost an agent's every apply (and this machine sets PYTHONDONTWRITEBYTECODE)
 install: $(STAMP)
 	@./scripts/install-deps.sh
+	@$(PY) -m compileall -q src >/dev/null
 
 $(STAMP): pyproject.toml
 	./scripts/install-deps.sh

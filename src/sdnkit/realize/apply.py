@@ -23,7 +23,7 @@ from sdnkit.realize.changeset import ChangeSet
 from sdnkit.realize.diff import diff
 from sdnkit.realize.frr import FrrChange, FrrInstance, plan_frr
 from sdnkit.realize.ipbatch import ChangeFailed, Transaction
-from sdnkit.realize.kernel_state import KernelState, ReadScope, read_kernel
+from sdnkit.realize.kernel_state import KernelState, PendingRead, ReadScope, read_kernel, start_read
 from sdnkit.realize.link_diff import default_sysctl
 from sdnkit.realize.nat import NatBackendName, NatChange, plan_nat
 from sdnkit.realize.ownership import Ownership, OwnershipStore
@@ -141,8 +141,13 @@ def _execute(
     store.save(intent)
     txn = Transaction()
     undo_nat: list[Callable[[], None]] = []  # NAT and FRR, undone before the kernel changes
+    check = _Check(cs)
     try:
-        txn.run(changes)
+        links_done = sum(1 for c in changes if c.phase is not Phase.SYSCTLS)  # sysctls come last
+        txn.run(changes[:links_done])
+        if frr_change is None:  # FRR's reload runs later: then read the kernel after it
+            check.start()  # the link dump runs while the sysctls are written (it does not show them)
+        txn.run(changes[links_done:])
         if nat is not None:
             final.nat = nat.apply()
             undo_nat.append(nat.undo)
@@ -150,14 +155,16 @@ def _execute(
             frr_change.apply()  # restores the old frr.conf itself when the reload fails
             undo_nat.append(frr_change.undo)
             txn.run(_sysctls_again(cs))
-        verify(cs.spec, cs.new, _verify_links(cs))
+        check.verify()
     except ChangeFailed as failed:
+        check.discard()
         err = RealizeError(
             f"{failed.change.obj}: {failed.change.action} failed: {failed.message}",
             obj=_name(failed.change.obj),
         )
         _rollback(store, own, txn, undo_nat, err)
     except BaseException as err:  # refused NAT, failed verification, a bug, an interrupt: undo all
+        check.discard()
         _rollback(store, own, txn, undo_nat, err)
     store.save(final)
 
@@ -214,16 +221,47 @@ def _verify_links(cs: ChangeSet) -> tuple[str, ...] | None:
     return tuple(sorted(touched | {n for n in related if n}))
 
 
-def verify(spec: Spec, own: Ownership, links: tuple[str, ...] | None = None) -> KernelState:
-    """Read the kernel back until ``spec`` holds (a subset match, canonicalised), or VerifyError."""
+class _Check:
+    """The verification of one apply, whose first read may start before the last sysctl writes."""
+
+    def __init__(self, cs: ChangeSet) -> None:
+        self.spec, self.own, self.links = cs.spec, cs.new, _verify_links(cs)
+        self.pending: PendingRead | None = None
+
+    def start(self) -> None:
+        self.pending = start_read(_verify_scope(self.spec, self.own, self.links)[2])
+
+    def verify(self) -> KernelState:
+        pending, self.pending = self.pending, None
+        return verify(self.spec, self.own, self.links, first=pending)
+
+    def discard(self) -> None:
+        if self.pending is not None:
+            self.pending.discard()
+            self.pending = None
+
+
+def _verify_scope(
+    spec: Spec, own: Ownership, links: tuple[str, ...] | None
+) -> tuple[Spec, Ownership, ReadScope]:
+    if links is None:
+        return spec, own, read_scope(spec, own)
+    scoped = replace(scope_mod.scoped_spec(spec, set(links)), routes=frozenset())
+    scoped_own = replace(scope_mod.scoped_ownership(own, set(links)), routes=False)
+    return scoped, scoped_own, read_scope(scoped, scoped_own, links)
+
+
+def verify(
+    spec: Spec, own: Ownership, links: tuple[str, ...] | None = None, *, first: PendingRead | None = None
+) -> KernelState:
+    """Read the kernel back until ``spec`` holds (a subset match, canonicalised), or VerifyError.
+    ``first``: the first read, already started with the same scope."""
     deadline = time.monotonic() + VERIFY_TIMEOUT
     pause = 0.01
-    scoped, scoped_own = spec, own
-    if links is not None:
-        scoped = replace(scope_mod.scoped_spec(spec, set(links)), routes=frozenset())
-        scoped_own = replace(scope_mod.scoped_ownership(own, set(links)), routes=False)
+    scoped, scoped_own, scope = _verify_scope(spec, own, links)
     while True:
-        cur = read_kernel(read_scope(scoped, scoped_own, links))
+        cur = (first or start_read(scope)).result()
+        first = None
         left = diff(scoped, cur, scoped_own).ordered()
         if not left:
             return cur

@@ -109,36 +109,49 @@ class ReadScope:
 
 def read_kernel(scope: ReadScope = ReadScope()) -> KernelState:
     """The current state of this thread's network namespace."""
+    return start_read(scope).result()
+
+
+def start_read(scope: ReadScope = ReadScope()) -> PendingRead:
+    """Start the reading processes now, collect with ``result()`` (which reads the sysctls then):
+    an apply lets the link dump run while it writes sysctls, which the dump does not show."""
     commands: dict[str, _Command] = {"links": _links_cmd(scope.links)}
-    if scope.fdb:
+    if scope.fdb and scope.links is None:  # named links: read per VXLAN device in result()
         commands["fdb"] = _Command(("bridge", "-j", "fdb", "show"))
     if scope.vids:
         commands["vids"] = _Command(("bridge", "-c", "-j", "vlan", "show"))
     if scope.routes:
         for family in ("4", "6"):
             # -N: table numbers (names come from files other tools write, e.g. ifupdown2's VRF map)
-            argv = (
-                "ip",
-                "-N",
-                f"-{family}",
-                "-j",
-                "route",
-                "show",
-                "table",
-                "all",
-                "proto",
-                str(ROUTE_PROTO),
-            )
-            commands[f"routes{family}"] = _Command(argv)
-    if scope.links is not None and scope.fdb:
-        del commands["fdb"]  # read per VXLAN device, once the links say which are VXLANs
-    out = _run_parallel(commands)
-    if scope.links is not None and scope.fdb:
-        vxlans = [e["ifname"] for e in out["links"] if (e.get("linkinfo") or {}).get("info_kind") == "vxlan"]
-        out["fdb"] = _fdb_of(vxlans)
-    links = _parse_links(out["links"], _flood(out.get("fdb", ())), _vids(out.get("vids", ())))
-    routes = _parse_routes(out.get("routes4", []), 4) | _parse_routes(out.get("routes6", []), 6)
-    return KernelState(links=links, routes=routes, sysctls=read_sysctls(scope.sysctls))
+            argv = ("ip", "-N", f"-{family}", "-j", "route", "show", "table", "all")
+            commands[f"routes{family}"] = _Command((*argv, "proto", str(ROUTE_PROTO)))
+    return PendingRead(scope, commands, _start(commands))
+
+
+class PendingRead:
+    """Reads started by :func:`start_read`; ``result()`` or ``discard()`` ends them."""
+
+    def __init__(self, scope: ReadScope, commands: Mapping[str, _Command], running: _Running) -> None:
+        self._scope, self._commands, self._running = scope, commands, running
+
+    def result(self) -> KernelState:
+        out = _collect(self._commands, self._running)
+        if self._scope.links is not None and self._scope.fdb:
+            vxlans = [
+                e["ifname"] for e in out["links"] if (e.get("linkinfo") or {}).get("info_kind") == "vxlan"
+            ]
+            out["fdb"] = _fdb_of(vxlans)
+        links = _parse_links(out["links"], _flood(out.get("fdb", ())), _vids(out.get("vids", ())))
+        routes = _parse_routes(out.get("routes4", []), 4) | _parse_routes(out.get("routes6", []), 6)
+        return KernelState(links=links, routes=routes, sysctls=read_sysctls(self._scope.sysctls))
+
+    def discard(self) -> None:
+        for proc, out, err in self._running.values():
+            proc.kill()
+            proc.wait()
+            os.close(out)
+            os.close(err)
+        self._running = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,11 +197,13 @@ def _read_one(argv: tuple[str, ...]) -> str:
     return done.stdout.decode()
 
 
-def _run_parallel(commands: Mapping[str, _Command]) -> dict[str, list[Any]]:
-    """Run the reads at once; each writes into a memory file, so none ever waits for us to read
-    its pipe (a full pipe would serialise them), and the quick ones are parsed while the link dump
-    is still running."""
-    running = {}
+_Running = dict[str, tuple[subprocess.Popen[bytes], int, int]]
+
+
+def _start(commands: Mapping[str, _Command]) -> _Running:
+    """Start the reads at once; each writes into a memory file, so none ever waits for us to read
+    its pipe (a full pipe would serialise them)."""
+    running: _Running = {}
     for key, cmd in commands.items():
         out, err = os.memfd_create(f"sdnkit-{key}"), os.memfd_create(f"sdnkit-{key}-err")
         stdin = subprocess.PIPE if cmd.stdin is not None else subprocess.DEVNULL
@@ -198,6 +213,11 @@ def _run_parallel(commands: Mapping[str, _Command]) -> dict[str, list[Any]]:
             proc.stdin.write(cmd.stdin.encode())
             proc.stdin.close()
         running[key] = (proc, out, err)
+    return running
+
+
+def _collect(commands: Mapping[str, _Command], running: _Running) -> dict[str, list[Any]]:
+    """Wait for the reads and parse them; the quick ones are parsed while the link dump runs."""
     results: dict[str, list[Any]] = {}
     failed: list[str] = []
     for key in sorted(running, key=lambda k: k == "links"):  # the link dump takes longest: last
