@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sdnkit.config.model import IPAddress, IPInterface, IPNetwork
 from sdnkit.plan.frozen import fast_init
+
+if TYPE_CHECKING:  # annotations only: a node agent's apply need not import the config model
+    from sdnkit.config.model import IPAddress, IPInterface, IPNetwork
 
 
 class LinkKind(StrEnum):
