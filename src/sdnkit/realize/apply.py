@@ -225,15 +225,20 @@ class _Check:
     """The verification of one apply, whose first read may start before the last sysctl writes."""
 
     def __init__(self, cs: ChangeSet) -> None:
-        self.spec, self.own, self.links = cs.spec, cs.new, _verify_links(cs)
+        links = _verify_links(cs)
+        self.spec, self.own = cs.spec, cs.new
+        if links is not None:
+            self.spec = replace(scope_mod.scoped_spec(cs.spec, set(links)), routes=frozenset())
+            self.own = replace(scope_mod.scoped_ownership(cs.new, set(links)), routes=False)
+        self.scope = read_scope(self.spec, self.own, links)
         self.pending: PendingRead | None = None
 
     def start(self) -> None:
-        self.pending = start_read(_verify_scope(self.spec, self.own, self.links)[2])
+        self.pending = start_read(self.scope)
 
     def verify(self) -> KernelState:
-        pending, self.pending = self.pending, None
-        return verify(self.spec, self.own, self.links, first=pending)
+        first, self.pending = self.pending, None
+        return verify(self.spec, self.own, self.scope, first)
 
     def discard(self) -> None:
         if self.pending is not None:
@@ -241,28 +246,15 @@ class _Check:
             self.pending = None
 
 
-def _verify_scope(
-    spec: Spec, own: Ownership, links: tuple[str, ...] | None
-) -> tuple[Spec, Ownership, ReadScope]:
-    if links is None:
-        return spec, own, read_scope(spec, own)
-    scoped = replace(scope_mod.scoped_spec(spec, set(links)), routes=frozenset())
-    scoped_own = replace(scope_mod.scoped_ownership(own, set(links)), routes=False)
-    return scoped, scoped_own, read_scope(scoped, scoped_own, links)
-
-
-def verify(
-    spec: Spec, own: Ownership, links: tuple[str, ...] | None = None, *, first: PendingRead | None = None
-) -> KernelState:
+def verify(spec: Spec, own: Ownership, scope: ReadScope, first: PendingRead | None = None) -> KernelState:
     """Read the kernel back until ``spec`` holds (a subset match, canonicalised), or VerifyError.
-    ``first``: the first read, already started with the same scope."""
+    ``first``: the first read, already started with ``scope``."""
     deadline = time.monotonic() + VERIFY_TIMEOUT
     pause = 0.01
-    scoped, scoped_own, scope = _verify_scope(spec, own, links)
     while True:
         cur = (first or start_read(scope)).result()
         first = None
-        left = diff(scoped, cur, scoped_own).ordered()
+        left = diff(spec, cur, own).ordered()
         if not left:
             return cur
         if time.monotonic() > deadline:

@@ -135,7 +135,8 @@ class PendingRead:
         self._scope, self._commands, self._running = scope, commands, running
 
     def result(self) -> KernelState:
-        out = _collect(self._commands, self._running)
+        running, self._running = self._running, {}  # collected (and closed) once
+        out = _collect(self._commands, running)
         if self._scope.links is not None and self._scope.fdb:
             vxlans = [
                 e["ifname"] for e in out["links"] if (e.get("linkinfo") or {}).get("info_kind") == "vxlan"
