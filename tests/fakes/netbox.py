@@ -15,7 +15,8 @@ It answers as NetBox v4.6.8 answered on loopback, as recorded in
   ip-addresses ``address`` (the host; with a mask, host and mask: ``/24`` finds a stored /24, ``/32``
   does not; an invalid value finds nothing), ``parent`` (inside a prefix),
   ``dns_name``, ``description`` and ``description__ie`` (exact, case-insensitive);
-* ``POST /api/ipam/prefixes/`` → 201 (the prefix is stored in network form);
+* ``POST /api/ipam/prefixes/`` → 201 (the prefix is stored in network form); the same prefix again
+  → 400 "Duplicate prefix found in global table" (``Prefix.clean``, ``ENFORCE_GLOBAL_UNIQUE``);
 * ``GET .../available-ips/?limit=N`` → a bare list; ``POST .../available-ips/`` with an object →
   201 and one ip-address carrying the prefix's (or range's) mask, with a list → 201 and a list;
   the lowest free address first (freed addresses come back); IPv4 skips the network and
@@ -207,6 +208,8 @@ class FakeNetbox(FakeServer):
             net = ipaddress.ip_network(str((body or {}).get("prefix")), strict=False)
         except ValueError:
             return 400, {"prefix": ["Enter a valid IPv4 or IPv6 prefix and mask in CIDR notation."]}
+        if any(p["prefix"] == str(net) for p in self.prefixes.values()):  # ENFORCE_GLOBAL_UNIQUE (default)
+            return 400, {"prefix": [f"Duplicate prefix found in global table: {net}"]}
         pid = self._new_id("prefixes")
         obj = self._prefix_obj(pid, str(net), host)
         obj["is_pool"] = bool((body or {}).get("is_pool", False))

@@ -195,7 +195,7 @@ class PluginEnv:
 
     storage: IpamStorage | None = None  # state of the built-in IPAM
     timeout: float = 30.0  # seconds per HTTP call to an external IPAM (upstream: 30)
-    cafile: str | None = None  # extra CA bundle that external IPAM certificates may chain to
+    cafile: str | None = None  # process-wide extra CA bundle; an IPAM's own ``cafile`` option wins
 
 
 def http_settings(ipam: Ipam, env: PluginEnv, product: str, headers: Mapping[str, str]) -> HttpSettings:
