@@ -10,11 +10,18 @@ privilege-separated tokens, and the two PVE bugs sdnkit fixes (§10.15, §10.17)
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the fakes package beside the tests
+
+from fakes.netbox import TOKEN as NETBOX_TOKEN
+from fakes.netbox import FakeNetbox
 
 if TYPE_CHECKING:
     from tests.api.conftest import Server
@@ -60,9 +67,16 @@ class Case:
     cleanup: Callable[[Server], None] | None = None
 
 
+# servers the cases refer to as "{name}" (an IPAM is checked against its server when it is created)
+SERVICES: dict[str, str] = {}
+
+
 def _fill(value: Any, fresh: str, n: int) -> Any:
     if isinstance(value, str):
-        return value.replace("{id}", fresh).replace("{n}", str(n))
+        value = value.replace("{id}", fresh).replace("{n}", str(n))
+        for name, url in SERVICES.items():
+            value = value.replace(f"{{{name}}}", url)
+        return value
     if isinstance(value, dict):
         return {_fill(k, fresh, n): _fill(v, fresh, n) for k, v in value.items()}
     return value
@@ -178,7 +192,7 @@ CASES = [
         "/cluster/sdn/ipams",
         "SDN.Allocate",
         "/sdn/ipams",
-        {"ipam": "ic{id}", "type": "netbox", "url": "http://127.0.0.1:9/api", "token": "t"},
+        {"ipam": "ic{id}", "type": "netbox", "url": "{netbox}", "token": NETBOX_TOKEN},
         created="/cluster/sdn/ipams/ic{id}",
     ),
     Case("dns-read", "GET", "/cluster/sdn/dns/pd", READ, "/sdn/dns/pd"),
@@ -248,7 +262,17 @@ CASES = [
 
 
 @pytest.fixture(scope="module")
-def world(server: Server) -> Server:
+def netbox() -> Iterator[None]:
+    with FakeNetbox() as fake:
+        SERVICES["netbox"] = fake.url
+        try:
+            yield
+        finally:
+            SERVICES.pop("netbox", None)
+
+
+@pytest.fixture(scope="module")
+def world(server: Server, netbox: None) -> Server:
     """Objects every case refers to, applied once."""
     server.root(
         "POST", "/cluster/sdn/zones", data={"zone": "pz", "type": "simple", "nodes": NODE, "ipam": "pve"}

@@ -5,6 +5,8 @@ gets the match, the parsed query and the JSON body and returns ``(status, body)`
 
 * ``inject(Fault(...))``: answer a matching request with an error status, late (a timeout for the
   client), or after doing the real work (the change is made but the client never learns it);
+  ``fault.done`` is set once a request it hit is carried out in full, so a test can look at what
+  a slow server did after its client gave up;
 * read ``requests``: every request received (method, path with query, headers, body);
 * start it with TLS (``tls=True``): a self-signed certificate for 127.0.0.1 whose CA file is
   ``cafile`` and whose SHA-256 fingerprint is ``fingerprint``.
@@ -21,7 +23,7 @@ import socket
 import ssl
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
@@ -44,6 +46,7 @@ class Fault:
     after: bool = False  # do the real work first
     times: int = 1
     skip: int = 0  # let this many matching requests through first
+    done: threading.Event = field(default_factory=threading.Event)  # set when a hit request is finished
 
 
 @dataclass
@@ -226,6 +229,8 @@ class _Handler(BaseHTTPRequestHandler):
             if fault.status is not None:
                 answer = (fault.status, fake.server_error())
         self._answer(*answer)
+        if fault is not None:
+            fault.done.set()
 
     def _answer(self, status: int, data: Any) -> None:
         payload = b"" if data is None else json.dumps(data).encode()

@@ -5,23 +5,35 @@ It answers as NetBox v4.6.8 answered on loopback, as recorded in
 (https://netboxlabs.com/docs/netbox/integrations/rest-api/ : pagination, filtering, the
 ``available-ips`` endpoints):
 
-* auth: ``Authorization: Token <token>`` (or ``Bearer <v2 token>``); none → 403 "Authentication
-  credentials were not provided."; wrong → 403 "Invalid v1 token";
+* auth: ``Authorization: Token <token>`` (v1) or ``Bearer nbt_<key>.<token>`` (v2); none → 403
+  "Authentication credentials were not provided."; wrong → 403 "Invalid v1 token" or "Invalid v2
+  token" (second check); ``/api/status/`` needs the token too;
+* objects carry ``id``, ``url``, ``display_url``, ``display``, ``owner`` and NetBox's bookkeeping;
 * lists paginated 50 per page (``limit``/``offset``): ``{"count", "next", "previous", "results"}``
   with absolute ``next``/``previous`` links; unknown filter values → an empty list;
 * filters: prefixes ``prefix`` (exact), ip-ranges ``start_address``/``end_address`` (host part),
-  ip-addresses ``address`` (host part, mask ignored), ``parent`` (inside a prefix),
+  ip-addresses ``address`` (the host; with a mask, host and mask: ``/24`` finds a stored /24, ``/32``
+  does not; an invalid value finds nothing), ``parent`` (inside a prefix),
   ``dns_name``, ``description`` and ``description__ie`` (exact, case-insensitive);
-* ``POST /api/ipam/prefixes/`` → 201 (the prefix is stored in network form);
+* ``POST /api/ipam/prefixes/`` → 201 (the prefix is stored in network form); the same prefix again
+  → 400 "Duplicate prefix found in global table" (``Prefix.clean``, ``ENFORCE_GLOBAL_UNIQUE``);
 * ``GET .../available-ips/?limit=N`` → a bare list; ``POST .../available-ips/`` with an object →
   201 and one ip-address carrying the prefix's (or range's) mask, with a list → 201 and a list;
   the lowest free address first (freed addresses come back); IPv4 skips the network and
   broadcast addresses except in /31, /32 and pools; IPv6 starts at ``::1``; full → 409
   "Insufficient resources are available to satisfy the request" (a list asking for too many:
   409, nothing created); unknown id → 404;
+* ``POST /api/ipam/ip-ranges/``: a range overlapping another (same VRF) → 400 ``{"__all__":
+  ["Defined addresses overlap with range 10.60.0.2-3/29 in VRF None"]}`` (second check; the range
+  is named as NetBox's ``IPRange.name`` writes it); ``PATCH …/ip-ranges/<id>/`` moves a range
+  (the same check, the range itself excluded); ``POST …/ip-ranges/<id>/available-ips/`` hands
+  out the range's addresses, then 409;
 * ``POST /api/ipam/ip-addresses/``: duplicate → 400 ``{"address": ["Duplicate IP address found
-  in global table: …"]}``, invalid ``dns_name`` → 400; ``PATCH`` → 200; ``DELETE`` → 204 with
-  no body, then 404.
+  in global table: …"]}``, invalid ``dns_name`` → 400; ``dns_name`` is stored lowercased
+  (``IPAddress.save``); ``PATCH`` → 200; ``DELETE`` → 204 with no body, then 404.
+
+Every request is carried out in full even when the client gave up waiting (a ``Fault`` with a
+delay): as the real servers do, a slow answer may still create the address.
 """
 
 from __future__ import annotations
@@ -32,6 +44,8 @@ from typing import Any, ClassVar
 from urllib.parse import urlencode
 
 from fakes.httpserver import Answer, FakeServer, TlsFiles
+
+IP = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 FULL = {"detail": "Insufficient resources are available to satisfy the request"}
 DNS_NAME = re.compile(r"^([0-9A-Za-z_-]+|\*)(\.[0-9A-Za-z_-]+)*\.?$")
@@ -56,7 +70,9 @@ def _record(kind: str, oid: int, display: str, version: int, host: str) -> dict[
     return {
         "id": oid,
         "url": f"http://{host}/api/ipam/{kind}/{oid}/",
+        "display_url": f"http://{host}/ipam/{kind}/{oid}/",
         "display": display,
+        "owner": None,
         "family": _family(version),
         "vrf": None,
         "tenant": None,
@@ -69,6 +85,14 @@ def _record(kind: str, oid: int, display: str, version: int, host: str) -> dict[
         "created": STAMP,
         "last_updated": STAMP,
     }
+
+
+def range_name(start: IP, end: IP, mask: str) -> str:
+    """NetBox's ``IPRange.name``: the chunks both ends share, then the rest of each end."""
+    sep = ":" if start.version == 6 else "."
+    a, b = str(start).split(sep), str(end).split(sep)
+    base = [x for x, y in zip(a, b, strict=False) if x == y]
+    return f"{sep.join(base)}{sep}{sep.join(a[len(base) :])}-{sep.join(b[len(base) :])}/{mask}"
 
 
 def _host(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
@@ -90,6 +114,7 @@ class FakeNetbox(FakeServer):
         ("POST", r"/ipam/prefixes/(\d+)/available-ips/"): "prefix_allocate",
         ("GET", r"/ipam/ip-ranges/"): "list_ranges",
         ("POST", r"/ipam/ip-ranges/"): "create_range",
+        ("PATCH", r"/ipam/ip-ranges/(\d+)/"): "update_range",
         ("DELETE", r"/ipam/ip-ranges/(\d+)/"): "delete_range",
         ("POST", r"/ipam/ip-ranges/(\d+)/available-ips/"): "range_allocate",
         ("GET", r"/ipam/ip-addresses/"): "list_addresses",
@@ -118,7 +143,8 @@ class FakeNetbox(FakeServer):
             return 403, {"detail": "Authentication credentials were not provided."}
         scheme, _, value = auth.partition(" ")
         if scheme.lower() not in ("token", "bearer") or value != self.token:
-            return 403, {"detail": "Invalid v1 token"}
+            version = "v2" if value.startswith("nbt_") else "v1"
+            return 403, {"detail": f"Invalid {version} token"}
         return None
 
     def server_error(self) -> Any:
@@ -182,6 +208,8 @@ class FakeNetbox(FakeServer):
             net = ipaddress.ip_network(str((body or {}).get("prefix")), strict=False)
         except ValueError:
             return 400, {"prefix": ["Enter a valid IPv4 or IPv6 prefix and mask in CIDR notation."]}
+        if any(p["prefix"] == str(net) for p in self.prefixes.values()):  # ENFORCE_GLOBAL_UNIQUE (default)
+            return 400, {"prefix": [f"Duplicate prefix found in global table: {net}"]}
         pid = self._new_id("prefixes")
         obj = self._prefix_obj(pid, str(net), host)
         obj["is_pool"] = bool((body or {}).get("is_pool", False))
@@ -253,22 +281,59 @@ class FakeNetbox(FakeServer):
                 items = [r for r in items if _host(r[key]) == want]
         return self._page("ip-ranges", items, q, host)
 
-    def create_range(self, m: Any, q: dict[str, str], body: Any, host: str) -> Answer:
-        start, end = _host(str(body.get("start_address"))), _host(str(body.get("end_address")))
-        if start is None or end is None or start.version != end.version or start > end:
-            return 400, {"__all__": ["Invalid start and end addresses"]}
-        rid = self._new_id("ip-ranges")
-        mask = str(body["start_address"]).partition("/")[2] or ("32" if start.version == 4 else "128")
-        obj = {
-            **_record("ip-ranges", rid, f"{start}-{end}/{mask}", start.version, host),
+    def _range_fields(self, rid: int, start_text: str, end_text: str) -> Answer:
+        """The address fields of range ``rid``, or NetBox's 400 (``IPRange.clean``)."""
+        start, end = _host(start_text), _host(end_text)
+        if start is None or end is None or start.version != end.version:
+            return 400, {"__all__": ["Starting and ending IP address versions must match"]}
+        if end < start:
+            return 400, {
+                "end_address": [f"Ending address must be greater than the starting address ({start})"]
+            }
+        mask = start_text.partition("/")[2] or ("32" if start.version == 4 else "128")
+        for other in self.ranges.values():
+            lo, hi = _host(other["start_address"]), _host(other["end_address"])
+            assert lo is not None and hi is not None
+            if other["id"] != rid and lo.version == start.version and lo <= end and start <= hi:
+                return 400, {
+                    "__all__": [f"Defined addresses overlap with range {other['display']} in VRF None"]
+                }
+        return 200, {
+            "display": range_name(start, end, mask),
             "start_address": f"{start}/{mask}",
             "end_address": f"{end}/{mask}",
             "size": int(end) - int(start) + 1,
+        }
+
+    def create_range(self, m: Any, q: dict[str, str], body: Any, host: str) -> Answer:
+        body = body or {}
+        rid = self._ids["ip-ranges"] + 1
+        status, fields = self._range_fields(rid, str(body.get("start_address")), str(body.get("end_address")))
+        if status != 200:
+            return status, fields
+        self._new_id("ip-ranges")
+        family = ipaddress.ip_interface(fields["start_address"]).version
+        obj = {
+            **_record("ip-ranges", rid, fields["display"], family, host),
+            **fields,
             "mark_populated": False,
             "mark_utilized": False,
         }
         self.ranges[rid] = obj
         return 201, obj
+
+    def update_range(self, m: Any, q: dict[str, str], body: Any, host: str) -> Answer:
+        obj = self.ranges.get(int(m[1]))
+        if obj is None:
+            return _not_found("IPRange")
+        body = body or {}
+        start = str(body.get("start_address", obj["start_address"]))
+        end = str(body.get("end_address", obj["end_address"]))
+        status, fields = self._range_fields(obj["id"], start, end)
+        if status != 200:
+            return status, fields
+        obj.update(fields)
+        return 200, obj
 
     def delete_range(self, m: Any, q: dict[str, str], body: Any, host: str) -> Answer:
         return _delete(self.ranges, int(m[1]), "IPRange")
@@ -286,9 +351,8 @@ class FakeNetbox(FakeServer):
 
     def list_addresses(self, m: Any, q: dict[str, str], body: Any, host: str) -> Answer:
         items = list(self.addresses.values())
-        if "address" in q:
-            want = _host(q["address"])
-            items = [a for a in items if want is not None and _host(a["address"]) == want]
+        if "address" in q:  # the host without a mask; with one, host and mask (a /32 misses a /24)
+            items = [a for a in items if _same_address(q["address"], a["address"])]
         if "parent" in q:
             try:
                 parent = ipaddress.ip_network(q["parent"], strict=False)
@@ -315,6 +379,7 @@ class FakeNetbox(FakeServer):
         dns_name = str(fields.get("dns_name") or "")
         if dns_name and not DNS_NAME.match(dns_name):
             return 400, {"dns_name": [DNS_ERROR]}
+        dns_name = dns_name.lower()  # IPAddress.save() lowercases it
         aid = self._new_id("ip-addresses")
         obj = {
             **_record("ip-addresses", aid, address, ip.version, host),
@@ -338,9 +403,13 @@ class FakeNetbox(FakeServer):
         obj = self.addresses.get(int(m[1]))
         if obj is None:
             return _not_found("IPAddress")
-        for key in ("description", "dns_name"):
-            if key in (body or {}):
-                obj[key] = str(body[key])
+        body = body or {}
+        dns_name = str(body.get("dns_name", obj["dns_name"]))
+        if dns_name and not DNS_NAME.match(dns_name):
+            return 400, {"dns_name": [DNS_ERROR]}
+        obj["dns_name"] = dns_name.lower()
+        if "description" in body:
+            obj["description"] = str(body["description"])
         return 200, obj
 
     def delete_address(self, m: Any, q: dict[str, str], body: Any, host: str) -> Answer:
@@ -362,6 +431,15 @@ def _delete(table: dict[int, dict[str, Any]], oid: int, model: str) -> Answer:
 
 def _count(body: Any) -> int:
     return len(body) if isinstance(body, list) else 1
+
+
+def _same_address(query: str, stored: str) -> bool:
+    try:
+        if "/" in query:
+            return ipaddress.ip_interface(query) == ipaddress.ip_interface(stored)
+        return ipaddress.ip_address(query) == ipaddress.ip_interface(stored).ip
+    except ValueError:
+        return False  # an invalid value matches nothing: 200 with count 0
 
 
 def _in(address: str, parent: ipaddress.IPv4Network | ipaddress.IPv6Network) -> bool:

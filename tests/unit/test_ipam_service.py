@@ -304,3 +304,27 @@ def test_a_real_pve_directory_with_its_ipam_state_imports(env: Env, tmp_path: Pa
     assert [r["ip"] for r in svc_ipam.status(ctx, "pve")] == ["10.0.0.1", "10.0.0.2"]
     assert [str(a.ip) for a in svc_ipam.allocate(ctx, "v1", mac=MAC)] == ["10.0.0.3"]
     assert ipaddress.ip_address("10.0.0.2") in {a.ip for a in svc_ipam.find_guest(ctx, 100)}
+
+
+def test_allocate_takes_the_macs_loose_address_again_but_never_a_held_one(env: Env) -> None:
+    """Idempotent per MAC: a retry after an allocation whose answer was lost gets that address."""
+    ctx = setup(env, [V4, V6])
+    first = svc_ipam.allocate(ctx, "v1", mac=MAC, hostname="old", vmid=100)
+    assert [str(a.ip) for a in first] == ["10.0.0.2", "2001:db8::2"]
+    again = svc_ipam.allocate(ctx, "v1", mac=MAC, hostname="new", vmid=101, versions=(4,))
+    assert [(str(a.ip), a.entry.hostname, a.entry.vmid) for a in again] == [("10.0.0.2", "new", "101")]
+    assert [(r["ip"], r["hostname"], r["vmid"]) for r in env.ips_of()] == [
+        ("10.0.0.2", "new", 101),
+        ("2001:db8::2", "old", 100),
+    ]
+    held = [ipaddress.ip_address("10.0.0.2"), ipaddress.ip_address("2001:db8::2")]
+    other = svc_ipam.allocate(ctx, "v1", mac=MAC, vmid=102, held=held)  # another port, same MAC
+    assert [str(a.ip) for a in other] == ["10.0.0.3", "2001:db8::3"]
+
+
+def test_a_failed_allocation_gives_a_reused_address_back_as_it_was(env: Env) -> None:
+    ctx = setup(env, [V4, V6_FULL])
+    svc_ipam.allocate(ctx, "v1", mac=MAC, hostname="old", vmid=100, versions=(4,))
+    with pytest.raises(IpamExhaustedError):  # IPv4 reused, IPv6 full: all or nothing
+        svc_ipam.allocate(ctx, "v1", mac=MAC, hostname="new", vmid=101)
+    assert [(r["ip"], r["hostname"], r["vmid"]) for r in env.ips_of()] == [("10.0.0.2", "old", 100)]

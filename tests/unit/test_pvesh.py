@@ -12,6 +12,9 @@ from typing import Any
 
 import pytest
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the fakes package beside the tests
+
+from fakes.netbox import TOKEN, FakeNetbox
 from sdnkit.cli import pvesh
 from sdnkit.cli.main import main
 from sdnkit.errors import ConfigError
@@ -194,6 +197,11 @@ def test_apply_lock_rollback_and_dry_run_paths(capsys: pytest.CaptureFixture[str
 
 
 def test_every_collection_path(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    with FakeNetbox() as netbox:  # an IPAM is checked against its server when it is created
+        _every_collection_path(capsys, tmp_path, netbox.url)
+
+
+def _every_collection_path(capsys: pytest.CaptureFixture[str], tmp_path: Path, netbox_url: str) -> None:
     def ok(*args: str) -> Any:
         code, out, err = run(capsys, tmp_path, "pvesh", *args, "--output-format", "json")
         assert code == 0, err
@@ -229,9 +237,9 @@ def test_every_collection_path(capsys: pytest.CaptureFixture[str], tmp_path: Pat
         "-type",
         "netbox",
         "-url",
-        "http://nb.example/api",
+        netbox_url,
         "-token",
-        "abc",
+        TOKEN,
     )
     assert [i["ipam"] for i in ok("get", "/cluster/sdn/ipams", "-type", "netbox")] == ["nb"]
     ok("delete", "/cluster/sdn/ipams/nb")

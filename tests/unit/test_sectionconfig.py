@@ -149,12 +149,14 @@ pve: pve
 netbox: nb
 \ttoken 0123456789abcdef0123456789abcdef01234567
 \turl http://netbox.example/api
+\tcafile /etc/ssl/certs/netbox-ca.pem
 \tfingerprint {FP}
 
 phpipam: php
 \tsection 1
 \ttoken JPHkPSLB4O_XL-GQz4qtEFmNpx-99Htw
 \turl https://phpipam.example/api/apiadmin
+\tcafile /etc/ssl/certs/phpipam-ca.pem
 \tfingerprint {FP}
 
 """,

@@ -207,6 +207,7 @@ class Ipam:
     token: str | None = None
     section: int | None = None
     fingerprint: str | None = None
+    cafile: str | None = None
 
     @classmethod
     def from_section(cls, sec: Section) -> Ipam:

@@ -133,6 +133,7 @@ REF_FABRIC = Text(r"[a-zA-Z0-9][a-zA-Z0-9-]{0,6}[a-zA-Z0-9]", 8, "fabric ID")
 ISIS_NET = Text(
     r"[a-fA-F0-9]{2}(\.[a-fA-F0-9]{4}){3,9}\.[a-fA-F0-9]{2}", 50, "IS-IS NET (e.g. 49.0001.1921.6800.1001.00)"
 )
+CA_FILE = Text(r"/[^\s,;]+", 4096, "absolute path of a PEM file")
 OSPF_AREA = Text(r"\d{1,10}|\d{1,3}(\.\d{1,3}){3}", 15, "OSPF area (number or dotted quad)")
 
 DHCP_RANGE = PropertyString(
@@ -229,6 +230,7 @@ OPTIONS: dict[Kind, dict[str, Option]] = {
         Option("token", Text(r"[^\s,;]+", 512, "API token"), "API token."),
         Option("section", Integer(0, 2**31 - 1), "phpIPAM section ID."),
         Option("fingerprint", FINGERPRINT, "Pinned SHA-256 fingerprint of the server certificate."),
+        Option("cafile", CA_FILE, "CA bundle (PEM) trusted for the server certificate, besides system CAs."),
     ),
     Kind.DNS: _options(
         Option("url", URL, "API URL of the DNS server (.../api/v1/servers/localhost)."),
@@ -336,8 +338,8 @@ TYPES: dict[Kind, dict[str, TypeSpec]] = {
     },
     Kind.IPAMS: {
         "pve": _spec(Kind.IPAMS, "pve", "", "", "Built-in IPAM."),
-        "netbox": _spec(Kind.IPAMS, "netbox", "token url", "fingerprint", "NetBox IPAM."),
-        "phpipam": _spec(Kind.IPAMS, "phpipam", "section token url", "fingerprint", "phpIPAM."),
+        "netbox": _spec(Kind.IPAMS, "netbox", "token url", "cafile fingerprint", "NetBox IPAM."),
+        "phpipam": _spec(Kind.IPAMS, "phpipam", "section token url", "cafile fingerprint", "phpIPAM."),
     },
     Kind.DNS: {
         "powerdns": _spec(

@@ -8,7 +8,9 @@ use; a plugin only does what it is told, for one subnet at a time, and raises:
 * ``IpamExhaustedError`` when a pool has no free address left;
 * ``IpamError`` when the address is taken, outside the subnet, or the subnet is not empty;
 * ``NotFoundError`` when the address to change or delete is not registered;
-* ``ExternalServiceError`` when a server answered badly, did not answer, or failed TLS checks.
+* ``ExternalServiceError`` when a server answered badly, did not answer, failed TLS checks, or
+  sent an answer the plugin cannot read (``reads_answers``: never a bare ``KeyError``);
+* ``ConfigError`` from ``verify`` when the server refuses the configured URL, token or section.
 
 Plugins never leave a partial change behind: an operation that makes several calls undoes the
 earlier ones when a later one fails.
@@ -16,13 +18,16 @@ earlier ones when a later one fails.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+import functools
+import inspect
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from sdnkit.config.model import DhcpRange, IPAddress, Ipam, Subnet
-from sdnkit.errors import ConfigError
+from sdnkit.errors import ConfigError, ExternalServiceError, SdnError
+from sdnkit.ipam.http import HttpSettings
 
 if TYPE_CHECKING:
     from sdnkit.ipam.storage import IpamStorage
@@ -30,11 +35,14 @@ if TYPE_CHECKING:
 __all__ = [
     "IPAM_TYPES",
     "Allocation",
+    "CheckFailure",
     "IpEntry",
     "IpamPlugin",
     "PluginEnv",
     "Undo",
     "build_plugin",
+    "http_settings",
+    "reads_answers",
     "undo_on_error",
 ]
 
@@ -111,7 +119,11 @@ class IpamPlugin(Protocol):
     id: str
 
     def verify(self) -> None:
-        """Check that the IPAM answers with the configured credentials (on ipam create/update)."""
+        """Check that the IPAM answers with the configured credentials (on ipam create/update).
+
+        ``ConfigError`` naming the option to fix (``url``, ``token``, ``section``, ``fingerprint``,
+        ``cafile``) and what the server said.
+        """
         ...
 
     def add_subnet(self, subnet: Subnet) -> None:
@@ -183,7 +195,89 @@ class PluginEnv:
 
     storage: IpamStorage | None = None  # state of the built-in IPAM
     timeout: float = 30.0  # seconds per HTTP call to an external IPAM (upstream: 30)
-    cafile: str | None = None  # extra CA bundle that external IPAM certificates may chain to
+    cafile: str | None = None  # process-wide extra CA bundle; an IPAM's own ``cafile`` option wins
+
+
+def http_settings(ipam: Ipam, env: PluginEnv, product: str, headers: Mapping[str, str]) -> HttpSettings:
+    """How to reach an external IPAM: its URL, TLS trust (pin or CA file) and the timeout."""
+    label = f'ipam "{ipam.id}"'
+    if ipam.fingerprint and ipam.cafile:
+        raise ConfigError(
+            f'{label}: give "fingerprint" (pin the certificate) or "cafile" (trust a CA), not both',
+            obj=label,
+            key="cafile",
+            value=ipam.cafile,
+        )
+    return HttpSettings(
+        url=str(ipam.url),
+        service=f"{label} ({product})",
+        headers=headers,
+        fingerprint=ipam.fingerprint,
+        timeout=env.timeout,
+        cafile=ipam.cafile or env.cafile,
+    )
+
+
+# what a failed ``verify`` means, by the option to fix
+_CHECK_PROBLEMS = {
+    "url": "{product} cannot be reached at this URL",
+    "answer": "{product} answered the check with an error",
+    "token": "{product} refused the token",
+    "section": "{product} has no such section",
+    "fingerprint": "the server certificate does not match the pinned fingerprint",
+    "cafile": "the server certificate is not trusted (set cafile, or pin its fingerprint)",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class CheckFailure:
+    """How a plugin's ``verify`` reads a failed check: which HTTP statuses point to which option."""
+
+    ipam: str
+    product: str
+    shown: Mapping[str, object]  # option values that may appear in the message (never the token)
+    keys: Mapping[int, str]  # HTTP status → option to fix
+
+    def error(self, err: ExternalServiceError, said: str) -> ConfigError:
+        """A ``ConfigError`` naming the option and what the server said (``said``): the IPAM is
+        not saved. A status no option explains (a server fault) is put on ``url``."""
+        key = (err.key if err.status is None else self.keys.get(err.status)) or "url"
+        problem = _CHECK_PROBLEMS["answer" if key == "url" and err.status else key]
+        label = f'ipam "{self.ipam}"'
+        said = said.removeprefix(f"{label} ({self.product}): ")  # no HTTP answer: the error itself
+        value = self.shown.get(key)
+        where = f" ({key}={value})" if value is not None else ""
+        message = f"{label}: {problem.format(product=self.product)}{where}: {said}"
+        return ConfigError(message, obj=label, key=key, value=value)
+
+
+_Plugin = TypeVar("_Plugin")
+_UNREADABLE = (KeyError, IndexError, TypeError, ValueError, AttributeError)
+
+
+def reads_answers(cls: type[_Plugin]) -> type[_Plugin]:
+    """Class decorator for plugins of REST servers: an answer a public method cannot read (a
+    missing key, a wrong type, a value that is no address) becomes an ``ExternalServiceError``
+    naming the IPAM and the operation, so that no server's surprise surfaces as a traceback."""
+    for name, method in list(vars(cls).items()):
+        if not name.startswith("_") and inspect.isfunction(method):
+            setattr(cls, name, _reading(name, method))
+    return cls
+
+
+def _reading(name: str, method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def wrapper(self: Any, *args: Any, **kw: Any) -> Any:
+        try:
+            return method(self, *args, **kw)
+        except SdnError:
+            raise
+        except _UNREADABLE as err:
+            service = self.http.settings.service
+            msg = f"{service}: {name}: unexpected answer from the server ({type(err).__name__}: {err})"
+            raise ExternalServiceError(msg) from err
+
+    return wrapper
 
 
 IpamFactory = Callable[[Ipam, PluginEnv], IpamPlugin]

@@ -9,9 +9,11 @@ Behaviour (upstream ``SDN.pm::api_request``, spec §5.5, plus what it lacks):
 * ``timeout`` bounds the connect and every read (default 30 s, as upstream).
 * Any failure raises ``ExternalServiceError`` naming the service, the call and the request
   (``ipam "nb" (NetBox): allocate an address: POST /api/ipam/prefixes/3/available-ips/ answered
-  HTTP 500: …``) with ``status`` (None when there was no HTTP answer) and ``body``. Credentials
-  are never part of a message. Statuses listed in ``accept`` are returned instead, so a plugin
-  can turn a documented answer (NetBox 409 "full") into its own error.
+  HTTP 500: …``) with ``status`` (None when there was no HTTP answer) and ``body``; without an
+  HTTP answer its ``key`` names the option to look at (``url``, ``fingerprint``, ``cafile``).
+  Credentials are never part of a message. Statuses listed in ``accept`` are returned instead, so
+  a plugin can turn a documented answer (NetBox 409 "full") into its own error.
+* A ``cafile`` that cannot be read is a ``ConfigError`` when the client is made.
 * Proxies are not used: IPAM and DNS servers are expected to be reachable directly.
 
 Usage (PowerDNS)::
@@ -40,7 +42,7 @@ from urllib.parse import urlencode, urlsplit
 
 from sdnkit.errors import ConfigError, ExternalServiceError
 
-__all__ = ["HttpClient", "HttpResponse", "HttpSettings", "parse_fingerprint"]
+__all__ = ["HttpClient", "HttpResponse", "HttpSettings", "parse_fingerprint", "server_message"]
 
 _EXCERPT = 300
 
@@ -71,6 +73,21 @@ def parse_fingerprint(text: str) -> bytes:
     if len(value) != 32:
         raise ConfigError(f"invalid SHA-256 fingerprint {text!r}", key="fingerprint", value=text)
     return value
+
+
+def server_message(err: ExternalServiceError, field: str) -> str:
+    """What the server said in an error answer: its JSON ``field`` (NetBox ``detail``, phpIPAM
+    ``message``), else the start of the body, else the error itself (no HTTP answer)."""
+    if err.status is None:
+        return str(err)
+    try:
+        data = json.loads(err.body)
+    except ValueError:
+        data = None
+    said = data.get(field) if isinstance(data, dict) else None
+    if isinstance(said, str) and said:
+        return f"HTTP {err.status}: {said}"
+    return f"HTTP {err.status}: {err.body[:_EXCERPT].strip() or '(empty answer)'}"
 
 
 def _hex(digest: bytes) -> str:
@@ -116,6 +133,22 @@ class HttpClient:
         self._port = parts.port
         self._base = parts.path.rstrip("/")
         self._pin = parse_fingerprint(settings.fingerprint) if settings.fingerprint else None
+        # a cafile is read even for an http URL: a wrong path is found when the IPAM is saved
+        tls = parts.scheme == "https" or bool(settings.cafile)
+        self._context = self._tls_context() if tls and self._pin is None else None
+
+    def _tls_context(self) -> ssl.SSLContext:
+        """The system trust store plus ``cafile``, loaded once."""
+        context = ssl.create_default_context()
+        cafile = self.settings.cafile
+        if cafile:
+            try:
+                context.load_verify_locations(cafile)
+            except (OSError, ssl.SSLError) as err:
+                reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
+                msg = f"{self.settings.service}: cannot load the CA file {cafile!r}: {reason}"
+                raise ConfigError(msg, key="cafile", value=cafile) from None
+        return context
 
     def request(
         self,
@@ -134,20 +167,20 @@ class HttpClient:
         try:
             status, raw = self._send(method, target, payload)
         except _FingerprintMismatchError as err:
-            raise ExternalServiceError(f"{call}: {err}") from None
+            raise ExternalServiceError(f"{call}: {err}", key="fingerprint") from None
         except ssl.SSLCertVerificationError as err:
             reason = err.verify_message or str(err)
             msg = f"{call}: TLS certificate of {self._host} not trusted: {reason}"
-            raise ExternalServiceError(msg) from None
+            raise ExternalServiceError(msg, key="cafile") from None
         except TimeoutError:
-            raise ExternalServiceError(f"{call}: no answer within {self.settings.timeout:g} s") from None
+            msg = f"{call}: no answer within {self.settings.timeout:g} s"
+            raise ExternalServiceError(msg, key="url") from None
         except (OSError, http.client.HTTPException) as err:
-            raise ExternalServiceError(f"{call}: {type(err).__name__}: {err}") from None
+            raise ExternalServiceError(f"{call}: {type(err).__name__}: {err}", key="url") from None
         text = raw.decode("utf-8", "replace")
         if not (200 <= status < 300 or status in accept):
-            raise ExternalServiceError(
-                f"{call} answered HTTP {status}: {text[:_EXCERPT].strip()}", status=status, body=text
-            )
+            excerpt = text[:_EXCERPT].strip() or "(empty answer)"
+            raise ExternalServiceError(f"{call} answered HTTP {status}: {excerpt}", status=status, body=text)
         try:
             data = json.loads(text) if text.strip() else None
         except ValueError:
@@ -177,7 +210,4 @@ class HttpClient:
             return http.client.HTTPConnection(self._host, self._port, timeout=timeout)
         if self._pin is not None:
             return _PinnedHTTPSConnection(self._host, self._port, timeout=timeout, pin=self._pin)
-        context = ssl.create_default_context()
-        if self.settings.cafile:
-            context.load_verify_locations(self.settings.cafile)
-        return http.client.HTTPSConnection(self._host, self._port, timeout=timeout, context=context)
+        return http.client.HTTPSConnection(self._host, self._port, timeout=timeout, context=self._context)

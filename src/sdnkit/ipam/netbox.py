@@ -14,7 +14,12 @@ Differences from upstream, on purpose:
 * a subnet whose registration fails half way is removed again; an allocation whose answer was
   lost (timeout, 5xx) is looked up and deleted, so no orphan address stays behind;
 * ``del_subnet`` refuses only when addresses other than the gateway remain (upstream counts
-  results of the wrong key, §10.13).
+  results of the wrong key, §10.13);
+* changed DHCP ranges: the old ip-ranges are deleted before the new ones are created (NetBox
+  refuses a range that overlaps an existing one, 400 "Defined addresses overlap with range …"),
+  and re-created if a later step fails;
+* ``verify`` (on ipam create/update) reads ``/api/status/``, which needs the token: a wrong URL,
+  token or certificate is refused before the IPAM is saved.
 
 Authentication: ``Authorization: Token <token>`` (v1 tokens), or ``Bearer`` for v2 tokens
 (``nbt_…``), as NetBox 4.x expects.
@@ -29,8 +34,17 @@ from urllib.parse import parse_qsl, urlsplit
 
 from sdnkit.config.model import DhcpRange, IPAddress, Ipam, Subnet
 from sdnkit.errors import ConfigError, ExternalServiceError, IpamError, IpamExhaustedError, NotFoundError
-from sdnkit.ipam.base import Allocation, IpEntry, PluginEnv, undo_on_error
-from sdnkit.ipam.http import HttpClient, HttpSettings
+from sdnkit.ipam.base import (
+    Allocation,
+    CheckFailure,
+    IpEntry,
+    PluginEnv,
+    Undo,
+    http_settings,
+    reads_answers,
+    undo_on_error,
+)
+from sdnkit.ipam.http import HttpClient, server_message
 
 __all__ = ["NetboxIpam"]
 
@@ -55,6 +69,7 @@ def _entry(obj: dict[str, Any], subnet: Subnet) -> IpEntry:
     return IpEntry(mac=mac or None, hostname=obj.get("dns_name") or None)
 
 
+@reads_answers
 class NetboxIpam:
     def __init__(self, ipam_id: str, http: HttpClient) -> None:
         self.id = ipam_id
@@ -68,15 +83,8 @@ class NetboxIpam:
                 raise ConfigError(f'{label}: option "{key}" is required for NetBox', obj=label, key=key)
         token = str(ipam.token)
         scheme = "Bearer" if token.startswith("nbt_") else "Token"
-        settings = HttpSettings(
-            url=str(ipam.url),
-            service=f"{label} (NetBox)",
-            headers={"Authorization": f"{scheme} {token}"},
-            fingerprint=ipam.fingerprint,
-            timeout=env.timeout,
-            cafile=env.cafile,
-        )
-        return cls(ipam.id, HttpClient(settings))
+        headers = {"Authorization": f"{scheme} {token}"}
+        return cls(ipam.id, HttpClient(http_settings(ipam, env, "NetBox", headers)))
 
     # -- lookups ------------------------------------------------------------------------------
 
@@ -119,7 +127,15 @@ class NetboxIpam:
         return obj
 
     def verify(self) -> None:
-        self.http.request("GET", "/status/", what="check the API and token")
+        # NetBox answers 403 for a missing or wrong token ("Invalid v1 token"/"Invalid v2 token"),
+        # 404 where there is no API (research/external-ipam-apis.md)
+        check = CheckFailure(
+            self.id, "NetBox", {"url": self.http.settings.url}, {401: "token", 403: "token", 404: "url"}
+        )
+        try:
+            self.http.request("GET", "/status/", what="check the API and token")
+        except ExternalServiceError as err:
+            raise check.error(err, server_message(err, "detail")) from None
 
     # -- subnets ------------------------------------------------------------------------------
 
@@ -144,7 +160,7 @@ class NetboxIpam:
                 )
             self._add_ranges(subnet, subnet.dhcp_ranges, undo)
 
-    def _add_ranges(self, subnet: Subnet, ranges: Sequence[DhcpRange], undo: Any) -> None:
+    def _add_ranges(self, subnet: Subnet, ranges: Sequence[DhcpRange], undo: Undo) -> None:
         for r in ranges:
             if self._range(subnet, r) is None:
                 rid = self._add_range(subnet, r)
@@ -152,16 +168,20 @@ class NetboxIpam:
                     f"delete ip-range {rid}", lambda rid=rid: self._delete(f"/ipam/ip-ranges/{rid}/", "undo")
                 )
 
+    def _del_ranges(self, subnet: Subnet, ranges: Sequence[DhcpRange], undo: Undo) -> None:
+        for r in ranges:
+            found = self._range(subnet, r)
+            if found is not None:
+                self._delete(f"/ipam/ip-ranges/{found['id']}/", f"delete ip-range {r.start}-{r.end}")
+                undo.push(f"re-create ip-range {r.start}-{r.end}", lambda r=r: self._add_range(subnet, r))
+
     def update_subnet(self, old: Subnet, new: Subnet) -> None:
         removed = [r for r in old.dhcp_ranges if r not in new.dhcp_ranges]
         added = [r for r in new.dhcp_ranges if r not in old.dhcp_ranges]
         with undo_on_error() as undo:
+            # old ranges go first: NetBox refuses a new range that overlaps one still there
+            self._del_ranges(old, removed, undo)
             self._add_ranges(new, added, undo)
-            for r in removed:
-                found = self._range(old, r)
-                if found is not None:
-                    self._delete(f"/ipam/ip-ranges/{found['id']}/", f"delete ip-range {r.start}-{r.end}")
-                    undo.push("re-create the ip-range", lambda r=r: self._add_range(old, r))
 
     def del_subnet(self, subnet: Subnet) -> None:
         prefix = self._prefix(subnet)
@@ -181,13 +201,13 @@ class NetboxIpam:
         with undo_on_error() as undo:
             for gw in gateways:
                 self._delete(f"/ipam/ip-addresses/{gw['id']}/", "delete the gateway address")
-                body = {"address": gw["address"], "description": "gateway"}
+                body = {
+                    "address": gw["address"],
+                    "description": "gateway",
+                    "dns_name": gw.get("dns_name") or "",
+                }
                 undo.push("re-create the gateway", lambda b=body: self._post_address(b, "undo: gateway"))
-            for r in subnet.dhcp_ranges:
-                found = self._range(subnet, r)
-                if found is not None:
-                    self._delete(f"/ipam/ip-ranges/{found['id']}/", f"delete ip-range {r.start}-{r.end}")
-                    undo.push("re-create the ip-range", lambda r=r: self._add_range(subnet, r))
+            self._del_ranges(subnet, subnet.dhcp_ranges, undo)
             self._delete(f"/ipam/prefixes/{prefix['id']}/", "delete the prefix")
 
     # -- addresses ----------------------------------------------------------------------------
@@ -266,7 +286,7 @@ class NetboxIpam:
                 if obj["id"] not in before:
                     self._delete(f"/ipam/ip-addresses/{obj['id']}/", "undo: delete the unconfirmed address")
                     err.add_note(f"removed address {obj['address']} created by the failed call")
-        except ExternalServiceError as cleanup_err:
+        except Exception as cleanup_err:  # never hides the error of the allocation
             err.add_note(f"could not check for an address left by the failed call: {cleanup_err}")
 
     # -- lookups ------------------------------------------------------------------------------

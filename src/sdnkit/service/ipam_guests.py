@@ -2,7 +2,11 @@
 
 * ``allocate`` (``add_next_free_cidr``): one address per IP family that the vnet has subnets of,
   from the first subnet (by ID) with a free address, inside its DHCP ranges when it has some;
-  all families or none (§10.11: upstream keeps the first family when a plugin fails);
+  all families or none (§10.11: upstream keeps the first family when a plugin fails). It is
+  idempotent per MAC: an address already registered for the MAC in the vnet and held by no port
+  (``held``) is taken again instead of a new one. An external IPAM may finish an allocation after
+  its client gave up (``research/external-ipam-apis.md``); the retry then gets that address
+  instead of a second one, and no orphan is left to block deleting the subnet;
 * ``ensure`` (``add_dhcp_mapping``): keeps the MAC's addresses and allocates only the missing
   families;
 * ``release`` (``del_ips_from_mac``), ``add_ip``/``update_ip``/``del_ip`` (the subnet is the vnet
@@ -15,11 +19,11 @@ which refuse.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 
 from sdnkit.config.model import IPAddress, Subnet
 from sdnkit.errors import IpamExhaustedError
-from sdnkit.ipam.base import Allocation, IpamPlugin, IpEntry, undo_on_error
+from sdnkit.ipam.base import Allocation, IpamPlugin, IpEntry, Undo, undo_on_error
 from sdnkit.ipam.ranges import network
 from sdnkit.service.ipam_context import IpamContext, need_plugin, resolve_vnet, subnet_of
 from sdnkit.service.ipam_values import guest_entry, parse_ip, parse_mac, parse_vmid
@@ -46,16 +50,27 @@ def allocate(
     hostname: str | None = None,
     vmid: str | int | None = None,
     versions: Iterable[int] = (4, 6),
+    held: Collection[IPAddress] = (),
 ) -> list[Allocation]:
-    """One new address per family (of ``versions``) the vnet has subnets of; all or none."""
+    """One address per family (of ``versions``) the vnet has subnets of; all or none.
+
+    An address the IPAM already has for the MAC in the vnet, and that is not in ``held`` (the
+    addresses the vnet's ports hold), is reused, with the new hostname and guest ID.
+    """
     scope = resolve_vnet(ctx, vnet)
     if scope.plugin is None:
         return []
     plugin, entry, out = scope.plugin, guest_entry(mac, hostname, vmid), []
+    wanted = sorted(set(versions))
+    loose = _loose(plugin, scope.subnets, entry, held) if wanted else []
     with undo_on_error() as undo:
-        for version in sorted(set(versions)):
+        for version in wanted:
             subnets = [s for s in scope.subnets if network(s.cidr).version == version]
             if not subnets:
+                continue
+            again = next((a for a in loose if a.ip.version == version), None)
+            if again is not None:
+                out.append(_reuse(plugin, again, entry, undo))
                 continue
             found = _first_free(plugin, subnets, entry)
             if found is None:
@@ -66,6 +81,24 @@ def allocate(
             undo.push(f"release {found.ip}", lambda a=found: plugin.del_ip(a.subnet, a.ip))
             out.append(found)
     return out
+
+
+def _loose(
+    plugin: IpamPlugin, subnets: Sequence[Subnet], entry: IpEntry, held: Collection[IPAddress]
+) -> list[Allocation]:
+    """The MAC's registered addresses that no port holds, lowest first."""
+    if not entry.mac or not subnets:
+        return []
+    found = plugin.find_mac(subnets, entry.mac)
+    return sorted((a for a in found if a.ip not in held), key=_by_address)
+
+
+def _reuse(plugin: IpamPlugin, alloc: Allocation, entry: IpEntry, undo: Undo) -> Allocation:
+    """Take ``alloc`` for ``entry``; if the operation fails, it is left as it was, not deleted."""
+    if alloc.entry != entry:
+        plugin.update_ip(alloc.subnet, alloc.ip, entry)
+        undo.push(f"restore {alloc.ip}", lambda: plugin.update_ip(alloc.subnet, alloc.ip, alloc.entry))
+    return Allocation(alloc.subnet, alloc.ip, entry)
 
 
 def _first_free(plugin: IpamPlugin, subnets: Sequence[Subnet], entry: IpEntry) -> Allocation | None:

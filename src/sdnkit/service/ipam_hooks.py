@@ -1,8 +1,14 @@
-"""Subnets in the zones' IPAMs: the change hooks of subnet create, update and delete (``HOOKS``).
+"""The IPAM change hooks (``HOOKS``): subnets registered in the zones' IPAMs, IPAMs checked.
 
 As PVE's ``Subnets.pm`` does inside its locked configuration write, a subnet change registers,
 updates or unregisters the subnet and its gateway (hostname ``<vnet>-gw``) in the zone's IPAM;
 every step registers its undo with the transaction, so an aborted write leaves the IPAM as it was.
+
+Creating or updating an external IPAM (NetBox, phpIPAM) first checks that the server answers with
+the configured URL, credentials and TLS trust (PVE's ``on_update_hook`` of those plugins): a
+wrong token or URL is refused at once, naming the IPAM, the option and what the server said,
+instead of at the first subnet. The CLI, ``pvesh`` and the REST API all write through here.
+
 Imported changes (``cause == "import"``) bring their IPAM state along and are skipped.
 """
 
@@ -10,14 +16,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sdnkit.config.model import IPAddress, SdnConfig, Subnet
+from sdnkit.config.model import IPAddress, Ipam, SdnConfig, Subnet
 from sdnkit.config.schema import Kind
 from sdnkit.config.section import Section
-from sdnkit.ipam.base import IpamPlugin, IpEntry, PluginEnv
-from sdnkit.service.ipam_context import IpamContext, storage_for
+from sdnkit.ipam.base import IpamPlugin, IpEntry, PluginEnv, build_plugin
+from sdnkit.service.ipam_context import BUILTIN, IpamContext, storage_for
 from sdnkit.service.transaction import Action, ObjectChange, Transaction
 
-__all__ = ["HOOKS", "on_subnet_change"]
+__all__ = ["CHECK_TIMEOUT", "HOOKS", "on_ipam_change", "on_subnet_change"]
+
+CHECK_TIMEOUT = 10.0  # seconds per call when an IPAM is checked: the SDN lock is held meanwhile
 
 
 def _hook_plugin(tx: Transaction, subnet: Subnet, config: SdnConfig) -> IpamPlugin | None:
@@ -103,4 +111,15 @@ _HOOK_ACTIONS: dict[Action, Callable[[IpamPlugin, Transaction, Subnet | None, Su
     Action.DELETE: _deleted,
 }
 
-HOOKS = (on_subnet_change,)
+
+def on_ipam_change(change: ObjectChange, tx: Transaction) -> None:
+    """Refuse an external IPAM that does not answer with its URL, token and TLS trust."""
+    if change.kind is not Kind.IPAMS or change.action is Action.DELETE or change.cause != "edit":
+        return
+    assert change.new is not None
+    ipam = Ipam.from_section(change.new)
+    if ipam.type != BUILTIN:
+        build_plugin(ipam, PluginEnv(timeout=CHECK_TIMEOUT)).verify()
+
+
+HOOKS = (on_ipam_change, on_subnet_change)

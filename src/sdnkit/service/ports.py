@@ -53,7 +53,7 @@ from sdnkit.realize.dhcp import sync_hosts
 from sdnkit.realize.ipsets import apply_ipsets
 from sdnkit.realize.port_device import DeviceKind, PortDevice, link_exists, netns_exists, plug, unplug
 from sdnkit.service import ipam as ipam_service
-from sdnkit.service.port_addresses import builtin_zone, give_back, take, zone_allocations
+from sdnkit.service.port_addresses import PortRequest, builtin_zone, give_back, take, zone_allocations
 from sdnkit.service.port_registry import PORTS_DOC, Port, port_key, read_ports, write_ports
 from sdnkit.store.base import Store
 from sdnkit.store.snapshot import load_snapshot
@@ -280,6 +280,14 @@ def _old_device(view: _View, port: Port, vnet: Vnet, zone: Zone) -> PortDevice |
     return _port_device(view, vnet, zone, port.mac, created=port.device_created, **kw)
 
 
+def _ipam_request(view: _View, spec: PortSpec) -> PortRequest:
+    """The port's IPAM request; the addresses of the vnet's other ports are never reused."""
+    held = [ipaddress.ip_address(i) for p in view.ports.values() if p.vnet == spec.vnet for i in p.ips]
+    return PortRequest(
+        vnet=spec.vnet, mac=spec.mac, hostname=spec.hostname, guest=spec.guest, wanted=spec.ips, held=held
+    )
+
+
 def _subnet_of(subnets: list[Subnet], ip: IPAddress) -> Subnet:
     return next(s for s in subnets if ip in s.network)
 
@@ -308,9 +316,7 @@ def _add_steps(
     ips: list[IPAddress] = list(spec.ips)
     if zone.ipam:
         with _step(key, "ipam"):
-            new = take(
-                view.ipam, vnet.id, mac=spec.mac, hostname=spec.hostname, guest=spec.guest, wanted=spec.ips
-            )
+            new = take(view.ipam, _ipam_request(view, spec))
             for alloc in new:
                 undo.add(f"release {alloc.ip}", give_back, view.ipam, alloc)
             ips = [a.ip for a in new]
