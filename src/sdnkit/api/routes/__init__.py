@@ -12,6 +12,7 @@ ROUTE_MODULES: tuple[str, ...] = (
     "vnets",
     "subnets",
     "ips",
+    "vnet_firewall",
     "controllers",
     "ipams",
     "dns",
