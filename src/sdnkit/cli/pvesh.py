@@ -40,7 +40,7 @@ __all__ = ["ROUTES", "ROUTE_MODULES", "Handler", "add_route", "parse_options", "
 Handler = Callable[[SdnService, dict[str, Any]], Any]
 
 # modules that add their own paths with register_routes(add_route)
-ROUTE_MODULES: tuple[str, ...] = ("sdnkit.service.ipam",)
+ROUTE_MODULES: tuple[str, ...] = ("sdnkit.service.ipam", "sdnkit.service.vnet_firewall")
 
 METHODS = {"get": "GET", "create": "POST", "set": "PUT", "delete": "DELETE"}
 FORMATS = ("text", "json", "json-pretty", "yaml")

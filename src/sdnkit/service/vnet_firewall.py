@@ -212,3 +212,30 @@ class VnetFirewallService:
                 raise NotFoundError(f"no rule at position {pos}", key="pos", value=pos)
             del rules[pos]
             self._write(vnet, replace(fw, rules=tuple(rules)), revision)
+
+
+def register_routes(add: Any) -> None:
+    """The firewall paths for ``sdn pvesh`` (``handler(service, params)``; path parameters merged)."""
+    base = "/cluster/sdn/vnets/{vnet}/firewall"
+
+    def fw(service: Any) -> VnetFirewallService:
+        return VnetFirewallService(service.store)
+
+    def pos(params: Mapping[str, Any]) -> int:
+        return _int(params, "pos") or 0
+
+    def rest(params: Mapping[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in params.items() if k not in ("vnet", "pos")}
+
+    add("GET", base, lambda s, p: [{"name": "rules"}, {"name": "options"}])
+    add("GET", f"{base}/options", lambda s, p: fw(s).options(p["vnet"]))
+    add("PUT", f"{base}/options", lambda s, p: fw(s).set_options(p["vnet"], rest(p)))
+    add("GET", f"{base}/rules", lambda s, p: fw(s).rules(p["vnet"]))
+    add(
+        "POST",
+        f"{base}/rules",
+        lambda s, p: fw(s).create_rule(p["vnet"], {k: v for k, v in p.items() if k != "vnet"}),
+    )
+    add("GET", f"{base}/rules/{{pos}}", lambda s, p: fw(s).rule(p["vnet"], pos(p)))
+    add("PUT", f"{base}/rules/{{pos}}", lambda s, p: fw(s).update_rule(p["vnet"], pos(p), rest(p)))
+    add("DELETE", f"{base}/rules/{{pos}}", lambda s, p: fw(s).delete_rule(p["vnet"], pos(p), rest(p)))
