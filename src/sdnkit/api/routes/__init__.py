@@ -7,7 +7,9 @@ from __future__ import annotations
 
 ROUTE_MODULES: tuple[str, ...] = (
     "access",
+    "users",
     "cluster",
+    "resources",
     "zones",
     "vnets",
     "subnets",

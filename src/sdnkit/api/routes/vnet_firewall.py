@@ -22,6 +22,7 @@ from sdnkit.config.formats import Enum, Integer, Text
 from sdnkit.config.fwrule import POLICIES
 from sdnkit.config.fwvalues import LOG_LEVELS
 from sdnkit.config.schema import Kind
+from sdnkit.errors import NotFoundError
 from sdnkit.service.vnet_firewall import VnetFirewallService, set_vnet
 
 __all__ = ["register"]
@@ -84,7 +85,11 @@ def _write(call: Call) -> str:
         value = str(call.params.get(key) or "")
         owner = set_vnet(value[len("+sdn/") :]) if value.startswith("+sdn/") else None
         if owner:  # a set of a vnet the caller cannot see is as unknown to them as a missing one
-            call.perms.check_any(vnet_path(call, owner), READ)
+            try:
+                path = vnet_path(call, owner)
+            except NotFoundError:
+                continue  # the service refuses the unknown set
+            call.perms.check_any(path, READ)
     return vnet
 
 
