@@ -167,3 +167,40 @@ def test_users_are_managed_through_the_api(server: Server) -> None:
     assert server.call("DELETE", f"/access/users/{userid}", helper).status_code == 200
     assert userid not in {u["userid"] for u in server.root("GET", "/access/users")}
     assert server.call("DELETE", "/access/users/root@pam", server.root_token).status_code == 400
+
+
+def test_guest_ports_through_the_api(server: Server) -> None:
+    zone, vnet = unique("pz"), unique("pv")
+    server.root("POST", "/cluster/sdn/zones", data={"zone": zone, "type": "simple", "ipam": "pve"})
+    server.root("POST", "/cluster/sdn/vnets", data={"vnet": vnet, "zone": zone})
+    server.root(
+        "POST", f"/cluster/sdn/vnets/{vnet}/subnets", data={"subnet": "10.88.0.0/24", "gateway": "10.88.0.1"}
+    )
+    server.root("PUT", "/cluster/sdn")
+    mac = "bc:24:11:88:00:01"
+    user = server.token({f"/sdn/zones/{zone}": "PVESDNUser"})
+    made = server.call("POST", "/cluster/sdn/ports", user, data={"vnet": vnet, "guest": "188", "mac": mac})
+    assert made.status_code == 200, made.text
+    port = made.json()["data"]
+    assert (port["vnet"], port["zone"], port["guest"], port["mac"]) == (vnet, zone, "188", mac)
+    (ip,) = port["ips"]
+    assert ip.startswith("10.88.0.") and ip != "10.88.0.1"
+    status = server.root("GET", "/cluster/sdn/ipams/pve/status")
+    assert {(r["ip"], r.get("vmid")) for r in status if r.get("vnet") == vnet} >= {(ip, 188)}  # in the IPAM
+    listed = server.root("GET", "/cluster/sdn/ports", params={"vnet": vnet})
+    assert [p["mac"] for p in listed] == [mac]
+    outsider = server.token({"/sdn/zones/elsewhere": "PVESDNAdmin"})
+    assert server.call("GET", "/cluster/sdn/ports", outsider, params={"vnet": vnet}).json()["data"] == []
+    path = f"/cluster/sdn/ports/{vnet}/188/{mac}"
+    assert server.call("DELETE", path, outsider).status_code == 403
+    taken = server.call(
+        "POST",
+        "/cluster/sdn/ports",
+        user,
+        data={"vnet": vnet, "guest": "189", "mac": "bc:24:11:88:00:02", "ip": ip},
+    )
+    assert taken.status_code in (400, 409)  # the address is taken: refused, nothing made
+    assert len(server.root("GET", "/cluster/sdn/ports", params={"vnet": vnet})) == 1
+    assert server.call("DELETE", path, user).status_code == 200
+    assert server.root("GET", "/cluster/sdn/ports", params={"vnet": vnet}) == []
+    assert ip not in {r["ip"] for r in server.root("GET", "/cluster/sdn/ipams/pve/status")}

@@ -15,6 +15,7 @@ ROUTE_MODULES: tuple[str, ...] = (
     "subnets",
     "ips",
     "vnet_firewall",
+    "ports",
     "controllers",
     "ipams",
     "dns",
