@@ -9,6 +9,7 @@ the agents take the firewall file up by themselves.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -116,3 +117,42 @@ def test_the_table_is_one_of_ours_and_goes_away_with_the_firewall(lab, agents):
     pvesh(lab, "set", f"/cluster/sdn/vnets/{VNET}/firewall/options", "-enable", "0")
     assert eventually(lambda: listed().returncode != 0)
     assert lab.ping("fwvm1", "10.61.0.12")
+
+
+@pytest.fixture
+def netns() -> Iterator[str]:
+    name = f"clfw{os.getpid() % 100000}"
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    try:
+        yield name
+    finally:
+        subprocess.run(["ip", "netns", "del", name], check=False)
+
+
+def test_the_table_loads_once_and_again_only_when_changed_or_touched(netns, tmp_path):
+    from sdnkit.plan.vnet_firewall import FilterRule, VnetChain, VnetFirewallPlan
+    from sdnkit.realize.vnet_firewall import apply_vnet_firewall
+    from sdnkit.render.nftables_firewall import render_vnet_firewall
+
+    drop = FilterRule(version=4, l4proto=1, verdict="drop")
+    text = render_vnet_firewall(
+        VnetFirewallPlan((VnetChain(vnet="v1", bridge="v1", rules=(drop,), policy="accept"),))
+    )
+    listed = lambda: subprocess.run(  # noqa: E731
+        ["ip", "netns", "exec", netns, "nft", "list", "table", "inet", "sdnkit-vnetfw"],
+        capture_output=True,
+        check=False,
+        text=True,
+    )
+    assert apply_vnet_firewall(text, netns=netns, state_dir=tmp_path).changed
+    assert "meta l4proto icmp drop" in listed().stdout
+    assert not apply_vnet_firewall(text, netns=netns, state_dir=tmp_path).changed  # the same: nothing runs
+    subprocess.run(
+        ["ip", "netns", "exec", netns, "nft", "flush", "chain", "inet", "sdnkit-vnetfw", "vnet-v1"],
+        check=True,
+    )
+    assert apply_vnet_firewall(text, netns=netns, state_dir=tmp_path).changed  # touched by hand: loaded again
+    assert "meta l4proto icmp drop" in listed().stdout
+    assert apply_vnet_firewall("", netns=netns, state_dir=tmp_path).changed
+    assert listed().returncode != 0
+    assert not apply_vnet_firewall("", netns=netns, state_dir=tmp_path).changed

@@ -100,8 +100,10 @@ def _script(text: str) -> str:
 
 def apply_vnet_firewall(text: str, *, netns: str | None, state_dir: Path) -> FirewallResult:
     """Make the kernel's table ``text`` (``""``: no table); atomic, verified, idempotent."""
-    current = read_table(netns)
     state = _state(state_dir)
+    if not text and not state.get("listing"):
+        return FirewallResult(changed=False, loaded=False)  # never loaded one: nothing to ask nft
+    current = read_table(netns)
     digest = hashlib.sha256(text.encode()).hexdigest()
     if not text:
         if current is None:
