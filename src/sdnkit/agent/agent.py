@@ -160,12 +160,12 @@ def firewall_pass(store: Store, opts: AgentOptions) -> NodeStatus | None:
     record = node_status.read(store, opts.node)
     if record is None:
         return None
-    result = with_firewall_status(record, applied.config, failed)
+    result = with_firewall_status(record, failed)
     node_status.write(store, result)
     return result
 
 
-def with_firewall_status(record: NodeStatus, config: SdnConfig, failed: dict[str, str]) -> NodeStatus:
+def with_firewall_status(record: NodeStatus, failed: dict[str, str]) -> NodeStatus:
     """``record`` with the zones in ``failed`` (and their vnets) in error, earlier firewall errors cleared."""
 
     def status(old: ObjectStatus, zone: str) -> ObjectStatus:
