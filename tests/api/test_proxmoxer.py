@@ -203,3 +203,109 @@ def test_wrong_password_is_refused(server: Server) -> None:
     server.access.add_user("bob@pve", "bob-secret-pw")
     with pytest.raises(AuthenticationError, match="code: 401"):
         ProxmoxAPI(server.host, port=server.port, user="bob@pve", password="wrong-password", verify_ssl=False)
+
+
+def _locked(sdn: Any, change: Any) -> None:
+    """One change the way Ansible's community.proxmox makes it: lock, change, apply, release."""
+    token = sdn.lock.post()
+    try:
+        change(token)
+        sdn.put(**{"lock-token": token, "release-lock": 1})
+    except BaseException:
+        sdn.rollback.post(**{"lock-token": token, "release-lock": 1})
+        raise
+
+
+def test_whole_lifecycle_of_zone_vnet_subnet_and_ips(server: Server) -> None:
+    prox = _token_api(server)
+    sdn = prox.cluster.sdn
+    sdn.put()  # other tests of the module may leave pending changes, which the lock refuses
+    lt = "lock-token"
+    _locked(sdn, lambda t: sdn.zones.post(zone="lcz", type="simple", ipam="pve", **{lt: t}))
+    _locked(sdn, lambda t: sdn.vnets.post(vnet="lcv", zone="lcz", type="vnet", **{lt: t}))
+    _locked(
+        sdn,
+        lambda t: sdn.vnets("lcv").subnets.post(
+            subnet="10.77.0.0/24", type="subnet", gateway="10.77.0.1", **{lt: t}
+        ),
+    )
+    subnet_id = "lcz-10.77.0.0-24"
+    assert _by(sdn.vnets("lcv").subnets.get(running=1), "subnet")[subnet_id]["gateway"] == "10.77.0.1"
+
+    # updates repeat the path's ID in the body, as Ansible's modules do: accepted when equal
+    vnet = sdn.vnets("lcv").get()
+    _locked(sdn, lambda t: sdn.vnets("lcv").put(vnet="lcv", alias="lc", digest=vnet["digest"], **{lt: t}))
+    sub = sdn.vnets("lcv").subnets(subnet_id).get()
+    _locked(
+        sdn,
+        lambda t: (
+            sdn.vnets("lcv").subnets(subnet_id).put(vnet="lcv", snat=1, digest=sub["digest"], **{lt: t})
+        ),
+    )
+    _locked(sdn, lambda t: sdn.zones("lcz").put(mtu=1450, **{lt: t}))
+    assert _by(sdn.vnets.get(running=1), "vnet")["lcv"]["alias"] == "lc"
+    assert sdn.vnets("lcv").subnets(subnet_id).get(running=1)["snat"] == 1
+    assert sdn.zones("lcz").get(running=1)["mtu"] == 1450
+
+    # IP/MAC mappings: create, move to another address, delete (PVE Ips.pm)
+    ips = sdn.vnets("lcv").ips
+    ips.post(zone="lcz", ip="10.77.0.20", mac="BC:24:11:77:00:20")
+    ips.put(zone="lcz", ip="10.77.0.21", mac="BC:24:11:77:00:20", vmid=177)
+    status = {row["ip"]: row for row in sdn.ipams("pve").status.get() if row.get("vnet") == "lcv"}
+    assert status["10.77.0.21"]["vmid"] == 177 and "10.77.0.20" not in status
+    assert status["10.77.0.1"].get("gateway") == 1  # the subnet's gateway is registered too
+    ips.delete(zone="lcz", ip="10.77.0.21", mac="BC:24:11:77:00:20")
+    assert "10.77.0.21" not in {row["ip"] for row in sdn.ipams("pve").status.get()}
+    with pytest.raises(ResourceException) as err:
+        ips.post(zone="simple", ip="10.77.0.22")  # not the vnet's zone
+    assert err.value.status_code == 400
+
+    _locked(sdn, lambda t: sdn.vnets("lcv").subnets(subnet_id).delete(**{lt: t}))
+    _locked(sdn, lambda t: sdn.vnets("lcv").delete(**{lt: t}))
+    _locked(sdn, lambda t: sdn.zones("lcz").delete(**{lt: t}))
+    assert "lcv" not in _by(sdn.vnets.get(running=1), "vnet")
+    assert "lcz" not in _by(sdn.zones.get(running=1), "zone")
+    assert not (server.config_dir / ".lock").exists()
+
+
+def test_a_path_parameter_repeated_with_another_value_is_refused(server: Server) -> None:
+    sdn = _token_api(server).cluster.sdn
+    sdn.zones.post(zone="dupz", type="simple")
+    sdn.vnets.post(vnet="dupv", zone="dupz")
+    with pytest.raises(ResourceException) as err:
+        sdn.vnets("dupv").put(vnet="other", alias="x")
+    assert err.value.status_code == 400
+    assert err.value.errors == {
+        "vnet": "duplicate parameter (already defined in URI) with conflicting values!"
+    }
+    with pytest.raises(ResourceException):
+        sdn.vnets("dupv").delete(vnet="other")  # in the query string too
+    assert "alias" not in sdn.vnets("dupv").get()
+    sdn.vnets("dupv").put(vnet="dupv", alias="x")
+    assert sdn.vnets("dupv").get()["alias"] == "x"
+    sdn.vnets("dupv").delete(vnet="dupv")
+    assert "dupv" not in _by(sdn.vnets.get(), "vnet")
+
+
+def test_task_status_and_log_have_pve_fields(server: Server) -> None:
+    prox = _token_api(server)
+    upid = prox.cluster.sdn.put()
+    node = upid.split(":")[1]
+    status = prox.nodes(node).tasks(upid).status.get()
+    assert {
+        "status",
+        "exitstatus",
+        "type",
+        "id",
+        "node",
+        "upid",
+        "starttime",
+        "pid",
+        "pstart",
+        "user",
+    } <= set(status)
+    assert (status["upid"], status["node"], status["type"]) == (upid, node, "reloadnetworkall")
+    assert isinstance(status["pid"], int) and isinstance(status["starttime"], int)
+    log = prox.nodes(node).tasks(upid).log.get()
+    assert [line["n"] for line in log] == list(range(1, len(log) + 1)) and log[-1]["t"] == "TASK OK"
+    assert prox.nodes(node).tasks(upid).log.get(start=1, limit=1) == log[1:2]

@@ -320,3 +320,36 @@ def test_other_parts_can_add_paths(
     pvesh.add_route("GET", "/nodes/{node}/sdn/zones", lambda svc, p: [{"zone": "z1", "status": p["node"]}])
     code, out, _ = run(capsys, tmp_path, "pvesh", "get", "/nodes/n1/sdn/zones", "--output-format", "json")
     assert (code, json.loads(out)) == (0, [{"zone": "z1", "status": "n1"}])
+
+
+def test_nodes_access_and_resources_paths_go_through_the_api(tmp_path: Path, capsys) -> None:
+    code, out, err = run(
+        capsys, tmp_path, "pvesh", "create", "/access/users", "-userid", "pv@pve", "-comment", "x"
+    )
+    assert code == 0, err
+    code, out, _ = run(capsys, tmp_path, "pvesh", "get", "/access/users", "--output-format", "json")
+    assert {u["userid"]: u.get("comment") for u in json.loads(out)} == {"pv@pve": "x", "root@pam": None}
+    code, out, err = run(capsys, tmp_path, "pvesh", "set", "/access/users/root@pam", "-enable", "0")
+    assert code == 2 and err.startswith("400 ") and "superuser" in err
+    from sdnkit.api.routes.cluster import local_node
+
+    run(capsys, tmp_path, "pvesh", "create", "/cluster/sdn/zones", "-zone", "pz", "-type", "simple")
+    run(capsys, tmp_path, "pvesh", "set", "/cluster/sdn")
+    path = f"/nodes/{local_node()}/sdn/zones"
+    code, out, _ = run(capsys, tmp_path, "pvesh", "get", path, "--output-format", "json")
+    assert [(z["zone"], z["status"]) for z in json.loads(out)] == [("pz", "pending")]  # no agent ran
+    code, out, err = run(capsys, tmp_path, "pvesh", "get", "/nosuch")
+    assert code == 2 and "no such path '/nosuch'" in err
+    code, out, err = run(capsys, tmp_path, "pvesh", "delete", "/cluster/resources")
+    assert code == 2 and "no 'delete' handler for '/cluster/resources'" in err
+
+
+def test_global_options_after_the_command(tmp_path: Path, capsys) -> None:
+    run(capsys, tmp_path, "zone", "create", "gz", "--type", "simple")
+    code = main(["zone", "list", "--output", "json", "--config-dir", str(tmp_path)])
+    out, _ = capsys.readouterr()
+    assert code == 0 and [z["zone"] for z in json.loads(out)] == ["gz"]
+    code = main(["--output", "json", "--config-dir", str(tmp_path), "zone", "list"])  # before, as ever
+    assert code == 0 and json.loads(capsys.readouterr()[0])[0]["zone"] == "gz"
+    code = main(["--config-dir", str(tmp_path), "zone", "list", "-o", "text"])
+    assert code == 0 and not capsys.readouterr()[0].lstrip().startswith("[")

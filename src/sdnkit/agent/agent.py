@@ -8,11 +8,15 @@ One pass (``run_once``):
    holds back a zone it cannot realize and applies the others;
 4. bring the node's guest services in line (``service.node_services``: the zones' dnsmasq
    instances with IPAM's static mappings, the firewall IP sets);
-5. write the node's status record (agent/status.py).
+5. load the vnet firewall table when it changed (agent/vnet_firewall.py);
+6. write the node's status record (agent/status.py).
 
-``run_forever`` repeats the pass whenever the running config or the guest ports change (one
-small read of each per poll interval) and every ``resync`` seconds, so that a hand-modified node
-converges back and mappings made on other nodes reach this node's DHCP servers.
+``run_forever`` repeats the pass whenever a watched document changes (``WATCHED_DOCUMENTS``: the
+running config, the guest ports; one small read of each per poll interval) and every ``resync``
+seconds, so that a hand-modified node converges back and mappings made on other nodes reach this
+node's DHCP servers. A change below a watched prefix only (``WATCHED_PREFIXES``: the vnet
+firewall files) runs the firewall step alone (``firewall_pass``), as PVE's firewall daemon takes
+up a rule change without an SDN apply.
 
 The last config applied on this node is kept in ``<state-dir>/applied.json``: a held-back zone
 stays at that version.
@@ -30,6 +34,7 @@ from sdnkit.agent import facts as live_facts
 from sdnkit.agent import status as node_status
 from sdnkit.agent.backends import BACKENDS, REALIZE_SUBDIR, Backend, Outcome, write_atomic
 from sdnkit.agent.status import NodeStatus, ObjectStatus, Status
+from sdnkit.agent.vnet_firewall import FIREWALL_PREFIX, run_firewall
 from sdnkit.config.model import SdnConfig, ZoneType
 from sdnkit.config.running import RunningConfig
 from sdnkit.errors import SdnError
@@ -37,6 +42,10 @@ from sdnkit.store.base import Document, Store
 
 RUNNING_DOC = ".running-config"
 PORTS_DOC = "ports.json"  # guest ports (service/port_registry.py): a change means new DHCP mappings
+# what run_forever watches: a change of a document means a whole pass, one below a prefix only
+# the firewall step (an etcd watch over these names and prefixes can replace the polling)
+WATCHED_DOCUMENTS = (RUNNING_DOC, PORTS_DOC)
+WATCHED_PREFIXES = (FIREWALL_PREFIX,)
 DEFAULT_STATE_DIR = Path("/var/lib/sdnkit/agent")
 DEFAULT_INTERFACES = Path("/etc/network/interfaces.d/sdn")
 
@@ -131,6 +140,46 @@ def guest_services(store: Store, outcome: Outcome, opts: AgentOptions) -> Outcom
     return outcome
 
 
+def _run_firewall(store: Store, config: SdnConfig, opts: AgentOptions) -> dict[str, str]:
+    """The vnet firewall step; the zones it failed for."""
+    if not _firewall(opts):
+        return {}
+    step = run_firewall(store, config, node=opts.node, netns=opts.netns, state_dir=opts.state_dir)
+    return dict(step.failed)
+
+
+def firewall_step(store: Store, outcome: Outcome, opts: AgentOptions) -> Outcome:
+    failed = _run_firewall(store, outcome.applied.config, opts)
+    return replace(outcome, failed={**failed, **outcome.failed}) if failed else outcome
+
+
+def firewall_pass(store: Store, opts: AgentOptions) -> NodeStatus | None:
+    """The firewall step alone, on the config applied on this node; updates the status record."""
+    applied = load_applied(opts)
+    failed = _run_firewall(store, applied.config, opts)
+    record = node_status.read(store, opts.node)
+    if record is None:
+        return None
+    result = with_firewall_status(record, failed)
+    node_status.write(store, result)
+    return result
+
+
+def with_firewall_status(record: NodeStatus, failed: dict[str, str]) -> NodeStatus:
+    """``record`` with the zones in ``failed`` (and their vnets) in error, earlier firewall errors cleared."""
+
+    def status(old: ObjectStatus, zone: str) -> ObjectStatus:
+        if zone in failed:
+            return replace(old, status=Status.ERROR, message=failed[zone])
+        if (old.message or "").startswith("vnet firewall:"):
+            return replace(old, status=Status.AVAILABLE, message=None)
+        return old
+
+    vnets = {v: status(s, s.zone or "") for v, s in record.vnets.items()}
+    zones = {z: status(s, z) for z, s in record.zones.items()}
+    return replace(record, zones=zones, vnets=vnets, time=time.time())
+
+
 # --- status -----------------------------------------------------------------------------------
 
 
@@ -194,6 +243,7 @@ def run_once(store: Store, opts: AgentOptions, running: RunningConfig | None = N
     if outcome.error is None:
         write_atomic(_applied_path(opts), outcome.applied.dumps())
     outcome = guest_services(store, outcome, opts)
+    outcome = firewall_step(store, outcome, opts)
     result = build_status(running, outcome, opts)
     node_status.write(store, result)
     return result
@@ -211,20 +261,39 @@ def run_forever(
     """Apply every new running version (and port change) as it appears; re-check every ``resync`` s."""
     stop = stop or threading.Event()
     seen: tuple[str | None, ...] = ("-",)
+    seen_firewall: tuple[tuple[str, str], ...] = ()
     last = 0.0
     while not stop.is_set():
         try:
             running, revision = _parse_running(store.read(RUNNING_DOC))
-            ports = store.read(PORTS_DOC)
+            now = (revision, *(_revision(store, name) for name in WATCHED_DOCUMENTS[1:]))
+            firewall = watched_prefixes(store)
         except SdnError as err:  # a half-written or invalid document: report, retry next poll
             report(err)
             stop.wait(interval)
             continue
-        now = (revision, ports.revision if ports else None)
-        if now != seen or time.monotonic() - last >= resync:
-            try:
+        try:
+            if now != seen or time.monotonic() - last >= resync:
                 report(run_once(store, opts, running))
-            except SdnError as err:
-                report(err)
+                seen, last = now, time.monotonic()
+            elif firewall != seen_firewall:
+                result = firewall_pass(store, opts)
+                if result is not None:
+                    report(result)
+        except SdnError as err:
+            report(err)
             seen, last = now, time.monotonic()
+        seen_firewall = firewall
         stop.wait(interval)
+
+
+def _revision(store: Store, name: str) -> str | None:
+    doc = store.read(name)
+    return doc.revision if doc else None
+
+
+def watched_prefixes(store: Store) -> tuple[tuple[str, str], ...]:
+    """(name, revision) of every document below ``WATCHED_PREFIXES``."""
+    names = [n for prefix in WATCHED_PREFIXES for n in store.names(prefix)]
+    docs = store.read_many(names)
+    return tuple((n, d.revision) for n, d in sorted(docs.items()) if d is not None)

@@ -166,6 +166,18 @@ def _parse_secrets(text: str, sep: str) -> dict[str, str]:
     return out
 
 
+def _comment(text: str) -> str:
+    if any(ord(c) < 32 or ord(c) == 127 for c in text):
+        raise ConfigError("comment: control characters (newline, tab, ...) are not allowed", key="comment")
+    return text
+
+
+def _expire(value: int) -> int:
+    if value < 0:
+        raise ConfigError("expire: must be 0 (never) or a time in seconds since the epoch", key="expire")
+    return value
+
+
 # files ------------------------------------------------------------------------------------
 
 
@@ -244,15 +256,48 @@ class AccessStore:
         text = "".join(f"{k}{sep}{values[k]}{tail}\n" for k in sorted(values))
         write_atomic(self.priv / name, text, 0o600)
 
-    def add_user(self, userid: str, password: str | None = None, comment: str = "") -> None:
+    def add_user(
+        self,
+        userid: str,
+        password: str | None = None,
+        comment: str = "",
+        *,
+        enable: bool = True,
+        expire: int = 0,
+    ) -> None:
         check_userid(userid)
+        user = User(userid=userid, comment=_comment(comment), enable=enable, expire=_expire(expire))
         with self._locked():
             db = self.load()
             if userid in db.users:
                 raise ConfigError(f"user {userid!r} already exists", key="userid", value=userid)
             if password is not None:
                 self._store_password(userid, password)
-            self._write_db(replace(db, users={**db.users, userid: User(userid=userid, comment=comment)}))
+            self._write_db(replace(db, users={**db.users, userid: user}))
+
+    def update_user(
+        self,
+        userid: str,
+        *,
+        enable: bool | None = None,
+        expire: int | None = None,
+        comment: str | None = None,
+    ) -> None:
+        """Change the given attributes of a user (None: keep)."""
+        with self._locked():
+            db = self.load()
+            if userid not in db.users:
+                raise NotFoundError(f"user {userid!r} does not exist")
+            user = db.users[userid]
+            if userid == ROOT and enable is False:
+                raise ConfigError(f"user {ROOT!r} is the superuser and cannot be disabled", key="enable")
+            changed = replace(
+                user,
+                enable=user.enable if enable is None else enable,
+                expire=user.expire if expire is None else _expire(expire),
+                comment=user.comment if comment is None else _comment(comment),
+            )
+            self._write_db(replace(db, users={**db.users, userid: changed}))
 
     def set_password(self, userid: str, password: str) -> None:
         with self._locked():

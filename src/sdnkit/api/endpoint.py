@@ -24,7 +24,7 @@ from starlette.responses import Response
 
 from sdnkit.api.auth import Authenticator
 from sdnkit.api.envelope import ok
-from sdnkit.api.params import Param, ParamSpec
+from sdnkit.api.params import Param, ParamSpec, without_path
 from sdnkit.api.permissions import Caller, Permissions
 from sdnkit.errors import ConfigError
 
@@ -167,7 +167,7 @@ def add(
     async def endpoint(request: Request) -> Response:
         state: AppState = request.app.state.sdn
         caller = state.auth.authenticate(request.method, request.headers, request.cookies)
-        values = spec.parse(await read_params(request))
+        values = spec.parse(without_path(await read_params(request), request.path_params))
         checked = check_path(request.path_params, pparams)
         perms = Permissions(state.auth.store.load(), caller)
         data = await run_in_threadpool(handler, Call(caller, perms, values, checked, state))

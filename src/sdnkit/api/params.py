@@ -41,8 +41,10 @@ __all__ = [
     "option_params",
     "type_options",
     "update_spec",
+    "without_path",
 ]
 
+DUPLICATE = "duplicate parameter (already defined in URI) with conflicting values!"
 UNKNOWN = "property is not defined in schema and the schema does not allow additional properties"
 MISSING = "property is missing and it is not optional"
 
@@ -141,6 +143,30 @@ class ParamSpec:
             "application/json": {"schema": schema},
         }
         return {"required": bool(required), "content": content}
+
+
+def without_path(raw: RawParams, path: Mapping[str, str]) -> dict[str, list[Any]]:
+    """``raw`` less the parameters the URI already defines (PVE ``rest_handler``).
+
+    A client may repeat a path parameter in the query string or the body (``PUT
+    /cluster/sdn/vnets/v1`` with ``vnet=v1``, as Ansible's ``proxmox_vnet`` does): PVE merges it
+    when it equals the path's value and refuses it when it differs.
+    """
+    errors = {
+        name: DUPLICATE
+        for name, given in raw.items()
+        if name in path and any(_text(v) != path[name] for v in given)
+    }
+    if errors:
+        raise ConfigError("Parameter verification failed.", key=next(iter(errors)), errors=errors)
+    return {name: list(given) for name, given in raw.items() if name not in path}
+
+
+def _text(value: Any) -> str:
+    """A JSON body's scalar as the form text it stands for (PVE compares strings)."""
+    if isinstance(value, bool):
+        return str(int(value))
+    return str(value)
 
 
 # Shared parameters -------------------------------------------------------------------------

@@ -21,6 +21,7 @@ class Privilege(StrEnum):
     SYS_AUDIT = "Sys.Audit"
     SYS_MODIFY = "Sys.Modify"
     PERMISSIONS_MODIFY = "Permissions.Modify"
+    USER_MODIFY = "User.Modify"  # user management through /access/users
 
 
 _ALL = frozenset(Privilege)
@@ -30,10 +31,11 @@ _SDN_ADMIN = frozenset({Privilege.SDN_ALLOCATE, Privilege.SDN_AUDIT, Privilege.S
 ROLES: dict[str, frozenset[Privilege]] = {
     "Administrator": _ALL,
     "NoAccess": frozenset(),
-    "PVEAdmin": _SDN_ADMIN | {Privilege.SYS_AUDIT},
+    "PVEAdmin": _SDN_ADMIN | {Privilege.SYS_AUDIT, Privilege.USER_MODIFY},
     "PVEAuditor": frozenset({Privilege.SDN_AUDIT, Privilege.SYS_AUDIT}),
     "PVESDNAdmin": _SDN_ADMIN,
     "PVESDNUser": frozenset({Privilege.SDN_AUDIT, Privilege.SDN_USE}),
+    "PVEUserAdmin": frozenset({Privilege.USER_MODIFY, Privilege.SYS_AUDIT}),
 }
 
 # pve-access-control check_path: zone and vnet path components also allow "." and "_"
@@ -46,6 +48,7 @@ _ACL_PATHS = tuple(
         rf"/sdn/(controllers|dns|fabrics|ipams)(/{_COMPONENT})?",
         rf"/sdn/zones(/{_COMPONENT}(/{_COMPONENT}(/[1-9][0-9]{{0,3}})?)?)?",
         r"/nodes(/[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?)?",
+        r"/access(/groups)?",
     )
 )
 
@@ -56,7 +59,8 @@ def check_acl_path(path: str) -> str:
     if not any(p.fullmatch(norm) for p in _ACL_PATHS):
         raise ConfigError(
             f"invalid ACL path {path!r} (use /, /sdn, /sdn/zones/<zone>[/<vnet>[/<vlan>]], /sdn/controllers"
-            "[/<id>], /sdn/ipams[/<id>], /sdn/dns[/<id>], /sdn/fabrics[/<id>], /nodes[/<node>])",
+            "[/<id>], /sdn/ipams[/<id>], /sdn/dns[/<id>], /sdn/fabrics[/<id>], /nodes[/<node>], "
+            "/access[/groups])",
             key="path",
             value=path,
         )

@@ -13,7 +13,9 @@ Options are ``-key value``, ``--key value``, ``-key=value`` or ``--key=value``; 
 a list (``dhcp-range``); a key without a value means 1 (pvesh booleans). ``--output-format`` is
 ``text`` (default), ``json``, ``json-pretty`` or ``yaml``; ``--noproxy`` and ``--quiet`` are accepted.
 
-Paths dispatch through ``ROUTES``. Another part adds its paths (``/nodes/{node}/sdn/...``,
+Paths dispatch through ``ROUTES``; a path no route knows (``/nodes/...``, ``/access/...``,
+``/cluster/resources``) goes through the REST API in this process, as root (``cli/pvesh_api.py``).
+Another part adds its paths (``/nodes/{node}/sdn/...``,
 ``/cluster/sdn/vnets/{vnet}/ips``, ``/cluster/sdn/ipams/{ipam}/status``) by listing a module in
 ``ROUTE_MODULES``; that module defines ``register_routes(add)`` and calls
 ``add(method, "/path/{param}/...", handler)`` with ``handler(service, params) -> result`` (path
@@ -32,6 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sdnkit.cli.output import emit_table
+from sdnkit.cli.pvesh_api import ApiAnswer, call_api
 from sdnkit.errors import ConfigError, NotFoundError
 from sdnkit.service import Collection, SdnService
 
@@ -40,7 +43,7 @@ __all__ = ["ROUTES", "ROUTE_MODULES", "Handler", "add_route", "parse_options", "
 Handler = Callable[[SdnService, dict[str, Any]], Any]
 
 # modules that add their own paths with register_routes(add_route)
-ROUTE_MODULES: tuple[str, ...] = ("sdnkit.service.ipam",)
+ROUTE_MODULES: tuple[str, ...] = ("sdnkit.service.ipam", "sdnkit.service.vnet_firewall")
 
 METHODS = {"get": "GET", "create": "POST", "set": "PUT", "delete": "DELETE"}
 FORMATS = ("text", "json", "json-pretty", "yaml")
@@ -62,6 +65,11 @@ def add_route(method: str, template: str, handler: Handler) -> None:
     """Register ``handler`` for ``method`` (GET/POST/PUT/DELETE) on a path like ``/a/{b}/c``."""
     regex = re.sub(r"\\\{([a-z_]+)\\\}", r"(?P<\1>[^/]+)", re.escape(template.rstrip("/")))
     ROUTES.append(Route(method.upper(), template, re.compile(f"{regex}/?"), handler))
+
+
+def _known(path: str) -> bool:
+    path = "/" + path.strip("/")
+    return any(route.pattern.fullmatch(path) for route in ROUTES)
 
 
 def _find(method: str, path: str) -> tuple[Handler, dict[str, str]]:
@@ -211,15 +219,21 @@ def _run(args: argparse.Namespace) -> int:
     params, fmt = parse_options(args.options)
     if args.output == "json" and fmt == "text":
         fmt = "json-pretty"
-    handler, path_params = _find(METHODS[args.method], args.path)
-    service = SdnService(args.config_dir)
     try:
-        result = handler(service, {**params, **path_params})
+        if _known(args.path):
+            handler, path_params = _find(METHODS[args.method], args.path)
+            result = handler(SdnService(args.config_dir), {**params, **path_params})
+        else:
+            result = call_api(args.config_dir, METHODS[args.method], args.path, params)
     except ConfigError as err:
         # pvesh prints parameter errors like this, one "key: message" line each
         lines = "\n".join(f"{k}: {v}" for k, v in err.errors.items()) or err.message
         print(f"400 Parameter verification failed.\n{lines}", file=sys.stderr)
         return 2
+    except ApiAnswer as err:
+        lines = "".join(f"\n{k}: {v}" for k, v in err.errors.items())
+        print(f"{err.status} {err.message}{lines}", file=sys.stderr)
+        return 2 if err.status < 500 else 1
     _print(result, fmt)
     return 0
 
@@ -227,7 +241,7 @@ def _run(args: argparse.Namespace) -> int:
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "pvesh",
-        help="PVE's pvesh syntax for /cluster/sdn/... paths",
+        help="PVE's pvesh syntax for the API's paths (/cluster/sdn/..., /nodes/..., /access/...)",
         description=__doc__.split("\n\n")[0] if __doc__ else None,
     )
     parser.add_argument("method", choices=tuple(METHODS), help="get, create (POST), set (PUT), delete")

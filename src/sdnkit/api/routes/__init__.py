@@ -7,11 +7,15 @@ from __future__ import annotations
 
 ROUTE_MODULES: tuple[str, ...] = (
     "access",
+    "users",
     "cluster",
+    "resources",
     "zones",
     "vnets",
     "subnets",
     "ips",
+    "vnet_firewall",
+    "ports",
     "controllers",
     "ipams",
     "dns",

@@ -79,7 +79,7 @@ def _index(call: Call) -> Any:
 
 
 def _access_index(call: Call) -> Any:
-    return [{"subdir": s} for s in ("permissions", "ticket")]
+    return [{"subdir": s} for s in ("permissions", "ticket", "users")]
 
 
 def _version(call: Call) -> Any:

@@ -17,10 +17,10 @@ from fastapi import APIRouter
 
 from sdnkit.api.endpoint import Call, add
 from sdnkit.api.nodestatus import known_nodes, node_view
-from sdnkit.api.params import NODE, Param, id_param
+from sdnkit.api.params import NODE, Param, ParamSpec, id_param
 from sdnkit.api.roles import Privilege
 from sdnkit.api.routes.cluster import local_node
-from sdnkit.config.formats import Text
+from sdnkit.config.formats import Integer, Text
 from sdnkit.config.schema import Kind
 from sdnkit.errors import NotFoundError
 
@@ -28,6 +28,12 @@ READ = (Privilege.SDN_AUDIT, Privilege.SDN_ALLOCATE)
 UPID = re.compile(
     r"UPID:(?P<node>[a-zA-Z0-9-]+):(?P<pid>[0-9A-F]{8}):(?P<pstart>[0-9A-F]{8,9}):(?P<starttime>[0-9A-F]{8}):"
     r"(?P<type>[^:\s]+):(?P<id>[^:\s]*):(?P<user>[^:\s]+):"
+)
+LOG_SPEC = ParamSpec(
+    (
+        Param("start", "The first line to return (0-based).", Integer(0, None)),
+        Param("limit", "How many lines to return (default 50).", Integer(0, None)),
+    )
 )
 UPID_PARAM = Param(
     "upid",
@@ -120,8 +126,11 @@ def _task_status(call: Call) -> Any:
 
 
 def _task_log(call: Call) -> Any:
+    """PVE's shape: ``[{n, t}]`` (``n``: line number from 1), from ``start`` (0), ``limit`` (50) lines."""
     task = _task(call)
-    return [{"n": 1, "t": f"running version {task['id']} committed"}, {"n": 2, "t": "TASK OK"}]
+    lines = [f"running version {task['id']} committed", "TASK OK"]
+    start, limit = call.params.get("start", 0), call.params.get("limit", 50)
+    return [{"n": n, "t": text} for n, text in enumerate(lines, 1)][start : start + limit]
 
 
 def register(router: APIRouter) -> None:
@@ -152,4 +161,5 @@ def register(router: APIRouter) -> None:
         ("/nodes/{node}/tasks/{upid}/log", _task_log, task, "Log of an apply task."),
     )
     for path, handler, path_params, summary in endpoints:
-        add(router, "GET", path, handler, path_params=path_params, summary=summary)
+        spec = LOG_SPEC if handler is _task_log else None
+        add(router, "GET", path, handler, spec=spec, path_params=path_params, summary=summary)
