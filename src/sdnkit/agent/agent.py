@@ -23,7 +23,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from sdnkit.agent import facts as live_facts
@@ -33,6 +33,7 @@ from sdnkit.agent.status import NodeStatus, ObjectStatus, Status
 from sdnkit.config.model import SdnConfig, ZoneType
 from sdnkit.config.running import RunningConfig
 from sdnkit.errors import SdnError
+from sdnkit.realize.frr_service import FrrOptions
 from sdnkit.store.base import Document, Store
 
 RUNNING_DOC = ".running-config"
@@ -52,6 +53,7 @@ class AgentOptions:
     frr_local: Path | None = live_facts.FRR_LOCAL
     dhcp_root: Path | None = None  # DHCP servers' files below this folder (None: PVE's paths)
     firewall: bool | None = None  # firewall IP sets in nftables (None: when nftables can)
+    frr: FrrOptions = field(default_factory=FrrOptions)  # how FRR runs here (realize/frr_service.py)
 
 
 def load_running(store: Store) -> tuple[RunningConfig, str | None]:
