@@ -102,6 +102,16 @@ def _owned(opts: AgentOptions) -> Callable[[live_facts.Link], bool]:
     return lambda link: link["ifname"] in names
 
 
+def _frr_version(config: SdnConfig, opts: AgentOptions) -> str | None:
+    """The installed FRR's version when the config may need FRR (the plan adapts to it)."""
+    local = opts.frr_local is not None and opts.frr_local.is_file()
+    if opts.frr.service == "off" or not (config.controllers or config.fabrics or local):
+        return None
+    from sdnkit.realize.frr_service import installed_version
+
+    return installed_version()
+
+
 # --- guest services ---------------------------------------------------------------------------
 
 
@@ -191,6 +201,7 @@ def run_once(store: Store, opts: AgentOptions, running: RunningConfig | None = N
         peers=underlay_peers(running.config, opts.node),
         owned=_owned(opts),
         frr_local=opts.frr_local,
+        frr_version=_frr_version(running.config, opts),
     )
     outcome = BACKENDS[opts.backend](running, previous, facts, opts)
     if outcome.error is None:

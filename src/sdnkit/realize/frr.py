@@ -67,7 +67,7 @@ class FrrChange:
 
     def apply(self) -> None:
         started = self.service.ensure(self.daemons)
-        apply_frr(self.after, self.instance, force=bool(started))
+        apply_frr(self.after, self.instance, force=bool(started), fresh="zebra" in started)
 
     def undo(self) -> None:
         if self.before is None:
@@ -102,14 +102,18 @@ def as_service(frr: FrrService | FrrInstance) -> FrrService:
     return frr
 
 
-def apply_frr(text: str, instance: FrrInstance, *, force: bool = False) -> bool:
+def apply_frr(text: str, instance: FrrInstance, *, force: bool = False, fresh: bool = False) -> bool:
     """Make ``text`` FRR's running configuration; False when ``frr.conf`` already had it (and
-    ``force`` is off: daemons just started need it loaded all the same)."""
+    ``force`` is off: daemons just started need it loaded all the same). ``fresh``: every daemon
+    has just started, empty, so the file is loaded as FRR's init loads it at boot (``vtysh -b``,
+    one process); only if FRR objects does the full reload run, to name what it refused."""
     old = _read(instance.conf)
     if old == text and not force:
         return False
     _ensure_integrated(instance.confdir)
     _write(instance.conf, text)
+    if fresh and _boot_load(instance):
+        return True
     try:
         _reload(instance)
     except RealizeError as err:
@@ -129,6 +133,19 @@ def _restore(instance: FrrInstance, old: str | None, err: RealizeError) -> None:
     except (RealizeError, OSError) as undo_err:
         text = f"{err}; restoring the previous frr.conf failed too: {undo_err}"
         raise RollbackError(text, obj="frr") from err
+
+
+def _boot_load(instance: FrrInstance) -> bool:
+    """``vtysh -b``: load frr.conf into daemons that run nothing yet; whether FRR took all of it
+    (it says ``% ...`` for every line it refuses, even when it exits 0)."""
+    argv = [f"{instance.bindir}/vtysh", "-b", "--config_dir", str(instance.confdir)]
+    argv += ["--vty_socket", str(instance.vty_socket)] if instance.vty_socket is not None else []
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=RELOAD_TIMEOUT)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    said = (done.stdout + done.stderr).splitlines()
+    return done.returncode == 0 and not any(line.lstrip().startswith("%") or ": %" in line for line in said)
 
 
 def _run_reload(instance: FrrInstance, mode: str) -> subprocess.CompletedProcess[str]:

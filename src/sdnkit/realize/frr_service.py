@@ -21,6 +21,7 @@ when ``frr.conf`` did not change, since a fresh daemon starts empty.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import pwd
 import re
@@ -56,6 +57,17 @@ class FrrService(Protocol):
     def ensure(self, daemons: Iterable[str]) -> tuple[str, ...]:
         """Enable and start zebra and ``daemons``; the daemons (re)started."""
         ...
+
+
+@functools.cache
+def installed_version(sbindir: str = SBINDIR) -> str | None:
+    """The installed FRR's version (``zebra --version``); None when FRR is not installed."""
+    try:
+        done = subprocess.run([f"{sbindir}/zebra", "--version"], capture_output=True, text=True, check=False)
+    except OSError:
+        return None
+    m = re.search(r"version (\d+(?:\.\d+)*)", done.stdout)
+    return m.group(1) if m else None
 
 
 def wanted(daemons: Iterable[str]) -> tuple[str, ...]:
