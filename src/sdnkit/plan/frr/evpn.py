@@ -32,7 +32,9 @@ EBGP_VTEP_MULTIHOP = 10
 COALESCE_TIME = 1000
 MAP_IN, MAP_OUT = "MAP_VTEP_IN", "MAP_VTEP_OUT"
 ONLY_DEFAULT, ONLY_DEFAULT_V6 = "only_default", "only_default_v6"
-EVPN_DEFAULT = "evpn default-route"  # FRR before 9: see matches_evpn_prefixes
+# FRR before 9 (matches_evpn_prefixes): "match evpn default-route" there drops every route, so
+# exit nodes drop (and secondaries de-prefer) all type-5 routes: defaults, and subnets they have
+EVPN_DEFAULT = "evpn route-type prefix"
 MIN_PREFIX_MATCH_MAJOR = 9
 SECONDARY_EXIT_METRIC = 200
 
