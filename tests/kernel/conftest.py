@@ -26,6 +26,7 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -155,9 +156,11 @@ def _pve(params: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="session")
-def lab_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """All labs of this test session keep their state here (never the default /run/sdnkit/lab)."""
-    root = tmp_path_factory.mktemp("labs")
+def lab_root() -> Iterator[Path]:
+    """All labs of this test session keep their state here (never the default /run/sdnkit/lab).
+    Not below pytest's 0700 folder: the nodes' FRR daemons (user frr) keep their files here."""
+    root = Path(tempfile.mkdtemp(prefix="sdnkit-labs-"))
+    root.chmod(0o755)
     old = os.environ.get("SDN_LAB_DIR")
     os.environ["SDN_LAB_DIR"] = str(root)
     yield root
@@ -165,6 +168,7 @@ def lab_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         os.environ.pop("SDN_LAB_DIR", None)
     else:
         os.environ["SDN_LAB_DIR"] = old
+    shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")

@@ -27,7 +27,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from sdnkit.agent import facts as live_facts
@@ -38,6 +38,7 @@ from sdnkit.agent.vnet_firewall import FIREWALL_PREFIX, run_firewall
 from sdnkit.config.model import SdnConfig, ZoneType
 from sdnkit.config.running import RunningConfig
 from sdnkit.errors import SdnError
+from sdnkit.realize.frr_service import FrrOptions
 from sdnkit.store.base import Document, Store
 
 RUNNING_DOC = ".running-config"
@@ -61,6 +62,7 @@ class AgentOptions:
     frr_local: Path | None = live_facts.FRR_LOCAL
     dhcp_root: Path | None = None  # DHCP servers' files below this folder (None: PVE's paths)
     firewall: bool | None = None  # firewall IP sets in nftables (None: when nftables can)
+    frr: FrrOptions = field(default_factory=FrrOptions)  # how FRR runs here (realize/frr_service.py)
 
 
 def load_running(store: Store) -> tuple[RunningConfig, str | None]:
@@ -107,6 +109,16 @@ def _owned(opts: AgentOptions) -> Callable[[live_facts.Link], bool]:
 
     names = set(OwnershipStore(opts.state_dir / REALIZE_SUBDIR).load().owned)
     return lambda link: link["ifname"] in names
+
+
+def _frr_version(config: SdnConfig, opts: AgentOptions) -> str | None:
+    """The installed FRR's version when the config may need FRR (the plan adapts to it)."""
+    local = opts.frr_local is not None and opts.frr_local.is_file()
+    if opts.frr.service == "off" or not (config.controllers or config.fabrics or local):
+        return None
+    from sdnkit.realize.frr_service import installed_version
+
+    return installed_version()
 
 
 # --- guest services ---------------------------------------------------------------------------
@@ -238,6 +250,7 @@ def run_once(store: Store, opts: AgentOptions, running: RunningConfig | None = N
         peers=underlay_peers(running.config, opts.node),
         owned=_owned(opts),
         frr_local=opts.frr_local,
+        frr_version=_frr_version(running.config, opts),
     )
     outcome = BACKENDS[opts.backend](running, previous, facts, opts)
     if outcome.error is None:

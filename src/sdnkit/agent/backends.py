@@ -6,8 +6,12 @@ and the options, and returns an :class:`Outcome`. Registered in :data:`BACKENDS`
 * ``netlink`` (default): ``realize.apply.apply_plan`` changes only the difference and rolls a
   failed apply back. The backend then holds the failing zone back (agent/holdback.py) and applies
   the rest, so one broken zone does not stop the others.
-* ``ifupdown2``: writes the rendered interfaces file (atomically) and runs ``ifreload -a``; a
-  failure makes every zone of the node ``error``.
+* ``ifupdown2``: writes the rendered interfaces file (atomically), runs ``ifreload -a``, then
+  reloads FRR as the netlink backend does; a failure makes every zone of the node ``error``.
+
+Both start the FRR daemons the plan needs and load its ``frr.conf`` with FRR's own reload, only
+when either changed (realize/frr.py, realize/frr_service.py; the agent's ``--frr`` option says
+how FRR runs on the node). FRR's refusal of a zone's lines holds that zone back.
 """
 
 from __future__ import annotations
@@ -62,7 +66,8 @@ def _reconcile(plan: NodePlan, opts: AgentOptions) -> int:
     """Apply the plan with the reconciler; the number of changes it made."""
     from sdnkit.realize.apply import apply_plan
 
-    result = apply_plan(plan, netns=opts.netns, state_dir=opts.state_dir / REALIZE_SUBDIR)
+    frr = opts.frr.build(opts.netns)
+    result = apply_plan(plan, netns=opts.netns, state_dir=opts.state_dir / REALIZE_SUBDIR, frr=frr)
     return len(result.changes) + int(result.nat_changed) + int(result.frr_changed)
 
 
@@ -96,22 +101,60 @@ def write_atomic(path: Path, text: str) -> None:
 def ifupdown2_backend(
     running: RunningConfig, previous: RunningConfig, facts: NodeFacts, opts: AgentOptions
 ) -> Outcome:
+    """What PVE does: write the interfaces file, ``ifreload -a``, then FRR's reload. A refused FRR
+    reload puts the previous interfaces file back (and reloads it), so nothing stays half done."""
     from sdnkit.render import ifupdown
 
     try:
         plan = plan_node(running, facts)
     except PlanError as err:
         return Outcome(applied=previous, error=str(err))
+    before = opts.interfaces_file.read_text() if opts.interfaces_file.exists() else None
     write_atomic(opts.interfaces_file, ifupdown.render_interfaces(plan))
+    error = _ifreload(opts)
+    if error is None:
+        try:
+            changed = _frr_reload(plan, opts)
+        except RealizeError as err:
+            _put_back(opts, before)
+            return Outcome(applied=previous, error=str(err))
+        return Outcome(applied=running, plan=plan, changes=int(changed))
+    return Outcome(applied=previous, error=error)
+
+
+def _ifreload(opts: AgentOptions) -> str | None:
+    """Run ifreload (in the node's namespace); None when it worked, else what went wrong."""
     argv = [*(["ip", "netns", "exec", opts.netns] if opts.netns else []), *opts.ifreload]
     try:
         done = subprocess.run(argv, capture_output=True, text=True, check=False)
     except OSError as err:
-        return Outcome(applied=previous, error=f"{opts.ifreload[0]}: {err}")
+        return f"{opts.ifreload[0]}: {err}"
     if done.returncode != 0:
         reason = (done.stderr or done.stdout).strip()
-        return Outcome(applied=previous, error=f"{' '.join(opts.ifreload)} failed: {reason}")
-    return Outcome(applied=running, plan=plan)
+        return f"{' '.join(opts.ifreload)} failed: {reason}"
+    return None
+
+
+def _put_back(opts: AgentOptions, before: str | None) -> None:
+    if before is None:
+        opts.interfaces_file.unlink(missing_ok=True)
+    else:
+        write_atomic(opts.interfaces_file, before)
+    _ifreload(opts)
+
+
+def _frr_reload(plan: NodePlan, opts: AgentOptions) -> bool:
+    """Start the daemons the plan needs and reload frr.conf when it changed; whether it did."""
+    from sdnkit.realize.frr import plan_frr
+
+    if plan.frr is None:
+        return False
+    from sdnkit.render.frr import render_frr
+
+    change = plan_frr(render_frr(plan.frr), opts.frr.build(opts.netns), plan.frr_daemons)
+    if change is not None:
+        change.apply()
+    return change is not None
 
 
 Realizer = Callable[[RunningConfig, RunningConfig, NodeFacts, "AgentOptions"], Outcome]

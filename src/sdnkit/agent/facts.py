@@ -114,6 +114,7 @@ def gather(
     peers: Iterable[str] = (),
     owned: Callable[[Link], bool] = lambda link: False,
     frr_local: Path | None = FRR_LOCAL,
+    frr_version: str | None = None,
 ) -> NodeFacts:
     """The facts of the node this process runs on (or of namespace ``netns``)."""
     links = read_links(netns)
@@ -131,4 +132,5 @@ def gather(
         route4=route4,
         route6=route6,
         frr_local=text,
+        frr_version=frr_version,
     )

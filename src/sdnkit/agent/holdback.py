@@ -8,6 +8,7 @@ new, so that its existing guests keep their network while the error is fixed.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 
 from sdnkit.config.model import SdnConfig
@@ -42,13 +43,16 @@ def merge_zones(base: SdnConfig, other: SdnConfig, zones: Iterable[str]) -> SdnC
 
 
 def zones_of(err: SdnError, running: RunningConfig, facts: NodeFacts, plan: Planner) -> set[str]:
-    """The zones an error is about: named directly, through a vnet, or as the owner of a link.
+    """The zones an error is about: named directly, through a vnet, as the owner of a link, or
+    as the owner of the VRF whose FRR lines FRR refused.
 
     A link is traced by planning each zone alone (planning is pure and cheap); a zone that cannot
     even be planned alone is a culprit too.
     """
     config = running.config
     obj = err.obj or ""
+    if obj == "frr":
+        return frr_zones(err, config)
     if obj in config.zones:
         return {obj}
     if obj in config.vnets:
@@ -64,6 +68,13 @@ def zones_of(err: SdnError, running: RunningConfig, facts: NodeFacts, plan: Plan
         if link is not None and link.owned:
             found.add(zone)
     return found
+
+
+def frr_zones(err: SdnError, config: SdnConfig) -> set[str]:
+    """The zones whose VRF (``vrf_<zone>``) is in the lines FRR refused (realize/frr.py puts
+    them in ``value``); none when FRR refused something no zone owns (e.g. frr.conf.local)."""
+    lines = err.value if isinstance(err.value, list) else []
+    return {z for z in config.zones if any(re.search(rf"\bvrf_{re.escape(z)}\b", line) for line in lines)}
 
 
 def held_back(running: RunningConfig, previous: RunningConfig, failed: Iterable[str]) -> RunningConfig:

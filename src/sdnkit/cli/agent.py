@@ -3,6 +3,7 @@
     sdn agent --once [--node NAME] [--netns NS]       one pass, prints the node's status record
     sdn agent [--interval S] [--resync S]             keep running; apply each new running version
     sdn agent --backend ifupdown2 [--interfaces-file PATH] [--ifreload CMD]
+    sdn agent --frr auto|systemd|direct|external|off [--frr-confdir DIR] [--frr-rundir DIR]
 
 Exit code of ``--once``: 0 when every zone and vnet of the node is available, 1 otherwise.
 """
@@ -24,6 +25,7 @@ from sdnkit.agent.backends import Backend
 from sdnkit.agent.status import NodeStatus
 from sdnkit.cli.output import emit
 from sdnkit.errors import SdnError
+from sdnkit.realize.frr_service import FRR_SERVICES, FrrOptions
 
 
 def status_rows(record: NodeStatus) -> list[dict[str, Any]]:
@@ -51,6 +53,7 @@ def _options(args: argparse.Namespace) -> AgentOptions:
         frr_local=Path(args.frr_local) if args.frr_local else None,
         dhcp_root=Path(args.dhcp_root) if args.dhcp_root else None,
         firewall=False if args.no_firewall else None,
+        frr=FrrOptions(service=args.frr, confdir=Path(args.frr_confdir), rundir=Path(args.frr_rundir)),
     )
 
 
@@ -113,6 +116,19 @@ def register(subparsers: Any) -> None:
     p.add_argument("--ifreload", default="ifreload -a", help="ifupdown2 backend: reload command")
     p.add_argument(
         "--frr-local", default="/etc/frr/frr.conf.local", help="local FRR additions, if the file exists"
+    )
+    p.add_argument(
+        "--frr",
+        choices=FRR_SERVICES,
+        default="auto",
+        help="how FRR runs here: systemd (frr.service), direct (the agent starts the daemons), "
+        "external (only write and reload frr.conf), off; auto: systemd when it runs, else direct",
+    )
+    p.add_argument("--frr-confdir", default="/etc/frr", help="FRR's config folder (frr.conf, daemons)")
+    p.add_argument(
+        "--frr-rundir",
+        default="/var/run/frr",
+        help="FRR's run folder (pid files, vty sockets; direct: also zserv.api and logs)",
     )
     p.add_argument("--dhcp-root", help="keep the DHCP servers' files below DIR (default: PVE's paths)")
     p.add_argument("--no-firewall", action="store_true", help="do not manage the firewall IP sets")

@@ -6,7 +6,8 @@
     sdn lab guest add NAME --node NODE --vnet VNET [--ip CIDR] [--gw IP] [--mtu N] [--mac MAC]
                                          [--vlan TAG] [--dhcp]
     sdn lab guest del NAME                   [--name LAB]
-    sdn lab exec MEMBER -- CMD...            [--name LAB]
+    sdn lab exec MEMBER -- CMD...            [--name LAB]   (vtysh: the member's own FRR)
+    sdn lab router start [--conf FILE] | stop [--name LAB]   (an FRR router on ``outside``)
 
 The lab name defaults to ``$SDN_LAB`` or ``sdnlab``. A lab made with ``--kernel uml`` lives in
 a UML kernel; every command is forwarded into it (lab/umllab.py).
@@ -242,6 +243,29 @@ def _exec_command(args: argparse.Namespace) -> list[str]:
     return command
 
 
+def cmd_router(args: argparse.Namespace) -> int:
+    state = _state(args)
+    text = args.conf_text
+    if text is None and args.conf:
+        try:
+            text = sys.stdin.read() if args.conf == "-" else open(args.conf).read()  # noqa: SIM115
+        except OSError as err:
+            text = f"lab router: cannot read --conf {args.conf}: {err.strerror}"
+            raise ConfigError(text, key="conf") from None
+    if _uml(state):
+        extra = ["--conf-text", text] if text is not None and args.action == "start" else []
+        return _forward(state, ["router", args.action, *extra], args.output)
+    from sdnkit.lab.lab import Lab
+
+    lab = Lab(args.name)
+    if args.action == "start":
+        daemons = lab.start_router(text)
+        emit({"member": "outside", "daemons": list(daemons)}, args.output)
+    else:
+        lab.stop_router()
+    return 0
+
+
 # --- parser -----------------------------------------------------------------------------------
 
 
@@ -290,6 +314,13 @@ def register(subparsers: Any) -> None:
     agents.add_argument("action", choices=("start", "stop"))
     agents.set_defaults(func=cmd_agents)
     _register_guest(lab)
+    router = _with_name(lab.add_parser("router", help="an FRR router on the outside host (BGP tests)"))
+    router.add_argument("action", choices=("start", "stop"))
+    router.add_argument(
+        "--conf", metavar="FILE", help="its frr.conf (- : standard input); start again to change it"
+    )
+    router.add_argument("--conf-text", help=argparse.SUPPRESS)  # the file's text, forwarded into UML
+    router.set_defaults(func=cmd_router)
     ex = _with_name(lab.add_parser("exec", help="run a command in a node, guest or outside"))
     ex.add_argument("member", metavar="NAME")
     ex.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- CMD", help="the command, after --")

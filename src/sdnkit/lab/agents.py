@@ -56,6 +56,7 @@ def agent_args(state: LabState, node: str, *, once: bool) -> list[str]:
         "agent", *(["--once"] if once else []), "--node", node,
         "--state-dir", str(home / "agent"), "--frr-local", str(home / "frr.conf.local"),
         "--dhcp-root", str(home / "dhcp"),
+        "--frr", "direct", "--frr-confdir", str(home / "frr"), "--frr-rundir", str(home / "frr"),
     ]  # fmt: skip
 
 

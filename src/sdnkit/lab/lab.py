@@ -18,6 +18,7 @@ from typing import Any
 from sdnkit.config.running import RunningConfig
 from sdnkit.errors import ConfigError, NotFoundError, SdnError
 from sdnkit.lab import agents, dhcpguest, guests, topology
+from sdnkit.lab import frr as lab_frr
 from sdnkit.lab.state import MAX_NODES, Guest, Kernel, LabState, LabStore, replace
 
 
@@ -50,6 +51,7 @@ class Lab:
 
     def _teardown(self, state: LabState) -> None:
         agents.stop_all(state)
+        lab_frr.stop_all(state)  # the daemons outlive a deleted namespace
         for guest in state.guests.values():
             if guest.dhcp:  # give its address back to the IPAM of the store the lab shares
                 with contextlib.suppress(SdnError):
@@ -96,8 +98,18 @@ class Lab:
 
     def exec(self, member: str, argv: Sequence[str]) -> int:
         """Run ``argv`` in a node, guest or ``outside``; stdio stays attached; its exit code."""
-        netns = self.state().ns(member)
-        return subprocess.run(["ip", "netns", "exec", netns, *argv], check=False).returncode
+        state = self.state()
+        argv = lab_frr.vtysh_argv(state, member, argv)
+        return subprocess.run(["ip", "netns", "exec", state.ns(member), *argv], check=False).returncode
+
+    def start_router(self, conf: str | None) -> tuple[str, ...]:
+        """The outside host's FRR router, with ``conf`` (lab/frr.py); the daemons it runs."""
+        with self.store.locked():
+            return lab_frr.start_router(self.store.load(), conf)
+
+    def stop_router(self) -> None:
+        with self.store.locked():
+            lab_frr.stop_router(self.store.load())
 
     def describe(self) -> dict[str, Any]:
         state = self.state()

@@ -168,6 +168,7 @@ mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t tmpfs run /run
 mount -t devtmpfs dev /dev; mkdir -p /dev/pts /dev/shm; mount -t devpts devpts /dev/pts
 mount -t tmpfs shm /dev/shm
 {shares}ip link set lo up
+hostname sdnkit-uml  # the kernel's default "(none)" is not a name FRR's vtysh can read back
 stty -F /dev/console -onlcr 2>/dev/null
 {exports}cd {q(spec.cwd)}
 touch {q(str(io / "started"))}

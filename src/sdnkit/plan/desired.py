@@ -240,7 +240,7 @@ class NodePlan:
     snat: tuple[SnatRule, ...] = ()
     routes: tuple[StaticRoute, ...] = ()
     frr: Any = None  # plan.frr model (None: no FRR configuration on this node)
-    frr_daemons: tuple[str, ...] = ()  # extra FRR daemons needed (fabricd, ospfd)
+    frr_daemons: tuple[str, ...] = ()  # FRR daemons the config needs besides zebra (bgpd, bfdd...)
     dhcp: tuple[DhcpInstance, ...] = ()
     ipsets: tuple[IpSet, ...] = ()
     warnings: tuple[str, ...] = field(default=(), compare=False)

@@ -22,6 +22,7 @@ from sdnkit.realize.base import ApplyResult, Change, Phase
 from sdnkit.realize.changeset import ChangeSet
 from sdnkit.realize.diff import diff
 from sdnkit.realize.frr import FrrChange, FrrInstance, plan_frr
+from sdnkit.realize.frr_service import FrrService
 from sdnkit.realize.ipbatch import ChangeFailed, Transaction
 from sdnkit.realize.kernel_state import KernelState, PendingRead, ReadScope, read_kernel, start_read
 from sdnkit.realize.link_diff import default_sysctl
@@ -41,7 +42,7 @@ def apply_plan(
     nat_backend: str = NatBackendName.AUTO,
     dry_run: bool = False,
     incremental: bool = False,
-    frr: FrrInstance | None = None,
+    frr: FrrService | FrrInstance | None = None,
 ) -> ApplyResult:
     """Make this node's kernel match ``plan``; see the package docstring."""
     spec = build_spec(plan)  # a bad plan fails here, before anything is read or changed
@@ -52,7 +53,7 @@ def apply_plan(
         own = store.load()
         work = _decide(spec, own, prints, incremental)
         nat, nat_record = plan_nat(spec.snat, own.nat, nat_backend)
-        frr_change = plan_frr(frr_text, frr)
+        frr_change = plan_frr(frr_text, frr, plan.frr_daemons)
         changes = work.cs.ordered()
         extra = tuple(x.describe() for x in (nat, frr_change) if x is not None)
         if dry_run:

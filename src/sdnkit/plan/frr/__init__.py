@@ -17,6 +17,7 @@ from sdnkit.errors import PlanError
 from sdnkit.plan.context import PlanContext
 from sdnkit.plan.frr import bgp, evpn, isis
 from sdnkit.plan.frr.builder import FrrBuilder
+from sdnkit.plan.frr.daemons import daemons_of
 from sdnkit.plan.frr.fabrics import plan_fabrics
 from sdnkit.plan.frr.local import merge_local
 from sdnkit.plan.frr.model import PVE_FRR_VERSION, FrrConfig
@@ -33,7 +34,7 @@ CONTROLLER_TYPES: dict[ControllerType, ControllerPlanner] = {
 @dataclass(frozen=True, slots=True)
 class FrrPlan:
     config: FrrConfig | None
-    daemons: tuple[str, ...] = ()
+    daemons: tuple[str, ...] = ()  # besides zebra (plan/frr/daemons.py)
 
 
 def wants_frr(ctx: PlanContext) -> bool:
@@ -65,4 +66,5 @@ def plan_frr(ctx: PlanContext) -> FrrPlan:
     daemons = plan_fabrics(ctx, b)
     if ctx.facts.frr_local:
         merge_local(ctx, b, ctx.facts.frr_local)
-    return FrrPlan(b.build(), daemons)
+    config = b.build()
+    return FrrPlan(config, daemons_of(config, daemons))

@@ -18,6 +18,7 @@ from sdnkit.plan.context import PlanContext, config_index
 from sdnkit.plan.frr.builder import FrrBuilder, PendingEntry, RouterDraft
 from sdnkit.plan.frr.model import (
     DEFAULT_VRF,
+    PVE_FRR_VERSION,
     AfNeighbor,
     IpRoute,
     NeighborGroup,
@@ -31,6 +32,10 @@ EBGP_VTEP_MULTIHOP = 10
 COALESCE_TIME = 1000
 MAP_IN, MAP_OUT = "MAP_VTEP_IN", "MAP_VTEP_OUT"
 ONLY_DEFAULT, ONLY_DEFAULT_V6 = "only_default", "only_default_v6"
+# FRR before 9 (matches_evpn_prefixes): "match evpn default-route" there drops every route, so
+# exit nodes drop (and secondaries de-prefer) all type-5 routes: defaults, and subnets they have
+EVPN_DEFAULT = "evpn route-type prefix"
+MIN_PREFIX_MATCH_MAJOR = 9
 SECONDARY_EXIT_METRIC = 200
 
 
@@ -114,21 +119,34 @@ def null_routes(ctx: PlanContext, zone: Zone) -> list[IpRoute]:
     return list(config.derived((__name__, "null_routes", zone.id), lambda: _null_routes(config, zone)))
 
 
-def _exit_filters(ctx: PlanContext, b: FrrBuilder, zone: Zone) -> None:
-    """Default-route handling between exit nodes; repeated per exit zone as upstream (§10.7)."""
+def matches_evpn_prefixes(version: str | None) -> bool:
+    """Whether FRR ``version`` matches EVPN type-5 routes against prefix lists (FRR 9 and later;
+    before, such a match never hits and the exit nodes keep each other's default routes)."""
+    major = (version or PVE_FRR_VERSION).split(".")[0]
+    return not major.isdigit() or int(major) >= MIN_PREFIX_MATCH_MAJOR
+
+
+def _default_matches(ctx: PlanContext, b: FrrBuilder) -> tuple[str, ...]:
+    """The route-map matches for the default routes, one entry each (newest first)."""
+    if not matches_evpn_prefixes(ctx.facts.frr_version):
+        return (EVPN_DEFAULT,)  # older FRR: one match for both families
     b.set_prefix(ONLY_DEFAULT, PrefixListEntry(seq=1, action="permit", network="0.0.0.0/0"))
     b.set_prefix(ONLY_DEFAULT_V6, PrefixListEntry(seq=1, action="permit", network="::/0"), ipv6=True)
-    v4 = f"ip address prefix-list {ONLY_DEFAULT}"
-    v6 = f"ipv6 address prefix-list {ONLY_DEFAULT_V6}"
+    return (f"ipv6 address prefix-list {ONLY_DEFAULT_V6}", f"ip address prefix-list {ONLY_DEFAULT}")
+
+
+def _exit_filters(ctx: PlanContext, b: FrrBuilder, zone: Zone) -> None:
+    """Default-route handling between exit nodes; repeated per exit zone as upstream (§10.7)."""
+    matches = _default_matches(ctx, b)
     if not zone.exitnodes_primary or zone.exitnodes_primary == ctx.node:
         # drop the default routes other exit nodes announce
-        b.prepend_route_map(MAP_IN, PendingEntry("deny", matches=(v6,)))
-        b.prepend_route_map(MAP_IN, PendingEntry("deny", matches=(v4,)))
+        for match in matches:
+            b.prepend_route_map(MAP_IN, PendingEntry("deny", matches=(match,)))
     else:
         # make our default route less preferred than the primary's
         metric = f"metric {SECONDARY_EXIT_METRIC}"
-        b.prepend_route_map(MAP_OUT, PendingEntry("permit", matches=(v6,), sets=(metric,)))
-        b.prepend_route_map(MAP_OUT, PendingEntry("permit", matches=(v4,), sets=(metric,)))
+        for match in matches:
+            b.prepend_route_map(MAP_OUT, PendingEntry("permit", matches=(match,), sets=(metric,)))
 
 
 def _redistribute_connected(router: RouterDraft) -> None:
