@@ -21,6 +21,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import time
 from collections.abc import Iterator, Sequence
@@ -214,9 +215,10 @@ class EtcdCluster:
 
     @contextmanager
     def _http(self) -> Iterator[httpx.Client]:
-        verify: str | bool = str(self.tls.ca) if self.tls is not None else True
-        cert = (str(self.client_cert[0]), str(self.client_cert[1])) if self.client_cert else None
-        with httpx.Client(verify=verify, cert=cert, timeout=1.0, trust_env=False) as client:
+        ctx = ssl.create_default_context(cafile=str(self.tls.ca) if self.tls is not None else None)
+        if self.client_cert:
+            ctx.load_cert_chain(str(self.client_cert[0]), str(self.client_cert[1]))
+        with httpx.Client(verify=ctx, timeout=1.0, trust_env=False) as client:
             yield client
 
     def healthy(self, name: str) -> bool:

@@ -24,6 +24,7 @@ import json
 import os
 import random
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -62,6 +63,7 @@ SCHEMES = ("etcd", "etcds")
 
 # gRPC status codes etcd answers with (the gateway passes them in the JSON error body)
 UNAVAILABLE = 14
+CANCELED = 1  # the gateway's own connection to the member closing (the member is stopping)
 DEADLINE_EXCEEDED = 4
 UNAUTHENTICATED = 16
 OUT_OF_RANGE = 11  # "mvcc: required revision has been compacted" (and future revisions)
@@ -245,16 +247,23 @@ class EtcdClient:
         self._lock = threading.Lock()
 
     def _new_http(self, timeout: float | None, *, read: float | None = None) -> httpx.Client:
-        s = self.settings
-        verify: Any = s.cacert if s.cacert else True
-        cert = (s.cert, s.key) if s.cert and s.key else None
         return httpx.Client(
-            verify=verify,
-            cert=cert,
+            verify=self._ssl_context(),
             timeout=httpx.Timeout(timeout, read=read if read is not None else timeout),
             trust_env=False,  # never through an HTTP proxy from the environment
             limits=httpx.Limits(max_keepalive_connections=32, max_connections=64),
         )
+
+    def _ssl_context(self) -> ssl.SSLContext:
+        s = self.settings
+        try:
+            ctx = ssl.create_default_context(cafile=s.cacert)
+            if s.cert and s.key:
+                ctx.load_cert_chain(s.cert, s.key)
+        except (OSError, ssl.SSLError) as err:
+            what = f"{s.cacert}, {s.cert}, {s.key}"
+            raise ConfigError(f"etcd TLS files ({what}): {err}", key="store") from None
+        return ctx
 
     def close(self) -> None:
         self._http.close()
@@ -311,7 +320,7 @@ class EtcdClient:
         if code == UNAUTHENTICATED and self.settings.user and auth_retry:
             self._tokens.pop(endpoint, None)  # expired or issued by another member: log in again
             return self._post(endpoint, path, body, auth_retry=False)
-        if code in (UNAVAILABLE, DEADLINE_EXCEEDED) or resp.status_code in (502, 503, 504):
+        if code in (UNAVAILABLE, DEADLINE_EXCEEDED, CANCELED) or resp.status_code in (502, 503, 504):
             # "no leader" and "not capable" come before the write; "leader changed" and "timed out" may not
             raise _Retry(message, maybe_applied="no leader" not in message)
         raise GrpcError(f"etcd {endpoint}: {message}", code)

@@ -46,6 +46,8 @@ log = logging.getLogger(__name__)
 
 _process_locks: dict[tuple[str, str], threading.Lock] = {}
 _process_guard = threading.Lock()
+# locks this thread holds, by (store URL, name): re-entrant across store objects, as the local store
+_HELD = threading.local()
 
 
 def _process_lock(key: tuple[str, str]) -> threading.Lock:
@@ -112,39 +114,40 @@ class Locks:
     def __init__(self, store: EtcdStore) -> None:
         self._store = store
         self.session = Session(store, store.settings.lock_ttl)
-        self._local = threading.local()
+        self._url = store.settings.url()
 
-    def _held(self) -> dict[str, tuple[bytes, int, int]]:
-        held: dict[str, tuple[bytes, int, int]] = self._local.__dict__.setdefault("held", {})
-        return held  # name -> (key, create revision, depth)
+    @staticmethod
+    def _held() -> dict[tuple[str, str], tuple[bytes, int, int]]:
+        held: dict[tuple[str, str], tuple[bytes, int, int]] = _HELD.__dict__.setdefault("held", {})
+        return held  # (url, name) -> (key, create revision, depth)
 
     def held_by_thread(self) -> list[tuple[bytes, int]]:
         """(key, create revision) of every lock this thread holds: commits check they still exist."""
-        return [(key, created) for key, created, _depth in self._held().values()]
+        return [(key, created) for (url, _), (key, created, _) in self._held().items() if url == self._url]
 
     @contextmanager
     def hold(self, name: str, timeout: float) -> Iterator[None]:
-        held = self._held()
-        if name in held:
-            key, created, depth = held[name]
-            held[name] = (key, created, depth + 1)
+        held, slot = self._held(), (self._url, name)
+        if slot in held:
+            key, created, depth = held[slot]
+            held[slot] = (key, created, depth + 1)
             try:
                 yield
             finally:
-                key, created, depth = held[name]
-                held[name] = (key, created, depth - 1)
+                key, created, depth = held[slot]
+                held[slot] = (key, created, depth - 1)
             return
         deadline = time.monotonic() + timeout
-        thread_lock = _process_lock((self._store.settings.url(), name))
+        thread_lock = _process_lock(slot)
         if not thread_lock.acquire(timeout=max(timeout, 0.0)):
             raise self._timeout(name, timeout)
         try:
             key, created = self._acquire(name, deadline, timeout)
-            held[name] = (key, created, 1)
+            held[slot] = (key, created, 1)
             try:
                 yield
             finally:
-                del held[name]
+                del held[slot]
                 self._release(key)
         finally:
             thread_lock.release()
