@@ -33,10 +33,10 @@ from sdnkit.agent.status import NodeStatus, ObjectStatus, Status
 from sdnkit.config.model import SdnConfig, ZoneType
 from sdnkit.config.running import RunningConfig
 from sdnkit.errors import SdnError
+from sdnkit.service.port_registry import ports_version
 from sdnkit.store.base import Document, Store
 
 RUNNING_DOC = ".running-config"
-PORTS_DOC = "ports.json"  # guest ports (service/port_registry.py): a change means new DHCP mappings
 DEFAULT_STATE_DIR = Path("/var/lib/sdnkit/agent")
 DEFAULT_INTERFACES = Path("/etc/network/interfaces.d/sdn")
 
@@ -215,12 +215,12 @@ def run_forever(
     while not stop.is_set():
         try:
             running, revision = _parse_running(store.read(RUNNING_DOC))
-            ports = store.read(PORTS_DOC)
+            ports = ports_version(store)  # guest ports: a change means new DHCP mappings
         except SdnError as err:  # a half-written or invalid document: report, retry next poll
             report(err)
             stop.wait(interval)
             continue
-        now = (revision, ports.revision if ports else None)
+        now = (revision, ports)
         if now != seen or time.monotonic() - last >= resync:
             try:
                 report(run_once(store, opts, running))
