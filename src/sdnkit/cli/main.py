@@ -1,7 +1,9 @@
 """The ``sdn`` command: parse the command line and dispatch to one command module.
 
 Each module in ``COMMAND_MODULES`` adds its subcommands with ``register(subparsers)`` and sets
-``func(args) -> int`` on them. Shared options (``--config-dir``, ``--output``) live here.
+``func(args) -> int`` on them. Shared options (``--store``/``--config-dir``, the etcd connection
+options, ``--output``) live here. The etcd options are put into the environment
+(``SDN_ETCD_*``), where ``open_store`` finds them, and so do the commands this one starts.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from sdnkit.errors import ConfigError, NotFoundError, SdnError
+from sdnkit.store import store_spec
 
 # one module per command family, in the order they appear in --help
 COMMAND_MODULES: tuple[str, ...] = (
@@ -28,13 +31,44 @@ COMMAND_MODULES: tuple[str, ...] = (
     "demo",
     "serve",
     "access",
+    "store",
 )
 
-DEFAULT_CONFIG_DIR = "/etc/sdnkit"
+# option -> environment variable read by open_store (store/etcd_client.py parse_url)
+ETCD_OPTIONS = {
+    "etcd_cacert": "SDN_ETCD_CACERT",
+    "etcd_cert": "SDN_ETCD_CERT",
+    "etcd_key": "SDN_ETCD_KEY",
+    "etcd_user": "SDN_ETCD_USER",
+    "etcd_password_file": "SDN_ETCD_PASSWORD_FILE",
+}
 
 
-def config_dir_default() -> str:
-    return os.environ.get("SDN_CONFIG_DIR") or DEFAULT_CONFIG_DIR
+def _store_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--store",
+        "--config-dir",
+        dest="config_dir",
+        default=store_spec(),
+        metavar="STORE",
+        help="where the configuration lives: a directory (PVE /etc/pve/sdn layout) or "
+        "etcd://HOST:PORT[,HOST:PORT...][/PREFIX] (etcds:// for TLS); default: $SDN_STORE, "
+        "$SDN_CONFIG_DIR or /etc/sdnkit",
+    )
+    group = parser.add_argument_group("etcd connection (or $SDN_ETCD_CACERT, _CERT, _KEY, _USER, _PASSWORD)")
+    group.add_argument("--etcd-cacert", metavar="FILE", help="CA certificate of the etcd members (TLS)")
+    group.add_argument("--etcd-cert", metavar="FILE", help="client certificate for etcd")
+    group.add_argument("--etcd-key", metavar="FILE", help="key of the client certificate")
+    group.add_argument("--etcd-user", metavar="NAME", help="etcd user (password from $SDN_ETCD_PASSWORD)")
+    group.add_argument("--etcd-password-file", metavar="FILE", help="file holding the etcd user's password")
+
+
+def export_store_options(args: argparse.Namespace) -> None:
+    """Hand the etcd options to ``open_store`` and to the commands this one starts."""
+    for option, variable in ETCD_OPTIONS.items():
+        value = getattr(args, option, None)
+        if value:
+            os.environ[variable] = os.path.abspath(value) if option != "etcd_user" else value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,11 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="sdn",
         description="sdnkit: software-defined networking for hypervisor clusters (Proxmox VE SDN compatible)",
     )
-    parser.add_argument(
-        "--config-dir",
-        default=config_dir_default(),
-        help="configuration store directory (default: $SDN_CONFIG_DIR or /etc/sdnkit)",
-    )
+    _store_options(parser)
     parser.add_argument(
         "--output", "-o", choices=("text", "json"), default="text", help="output format (default: text)"
     )
@@ -61,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    export_store_options(args)
     try:
         return int(args.func(args) or 0)
     except ConfigError as err:

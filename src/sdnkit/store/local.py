@@ -45,6 +45,7 @@ __all__ = ["LocalLease", "LocalStore", "LocalWatch"]
 META = ".sdnkit"
 TMP_SUFFIX = ".sdnkit-tmp"
 FILE_MODE = 0o640  # ipams.cfg and dns.cfg hold API tokens
+PRIVATE = "priv"  # a directory of this name holds secrets: mode 0700, its files 0600 (PVE's /etc/pve/priv)
 COMMIT_LOCK_TIMEOUT = 30.0
 POLL = 0.1  # seconds between looks of a waiting watch
 
@@ -185,7 +186,7 @@ class LocalStore:
                     path.unlink()
             else:
                 self._make_dirs(path.parent)
-                _write_file(path, data)
+                _write_file(path, data, 0o600 if PRIVATE in name.split("/")[:-1] else FILE_MODE)
             dirs.add(path.parent)
         for directory in sorted(dirs):
             with suppress(FileNotFoundError):
@@ -196,7 +197,7 @@ class LocalStore:
             return
         self._make_dirs(directory.parent)
         with suppress(FileExistsError):
-            directory.mkdir(mode=0o755)
+            directory.mkdir(mode=0o700 if directory.name == PRIVATE else 0o755)
         _fsync_dir(directory.parent)
 
     def _ensure_meta(self) -> None:
