@@ -15,9 +15,10 @@ Guarantees, and how:
 
 * ``read_many``/``read_prefix``: the heads come from one transaction (one revision R); chunks
   are read at revision R too, so a concurrent rewrite or sweep cannot mix versions.
-* ``commit``: the chunks of big documents are written first (only those not known to exist),
-  then one transaction compares every expected head's mod_revision (0: absent) and puts or
-  deletes only heads: far below ``--max-txn-ops`` and the request size limit. A write whose
+* ``commit``: one transaction compares every expected head's mod_revision (0: absent) and puts
+  or deletes the heads, with the new chunks of big documents (only those not known to exist
+  already; the common small edit writes one). Chunks that do not fit below ``--max-txn-ops`` and
+  the request size limit are written before, in transactions of their own. A write whose
   answer is lost is looked for by its nonce before it is sent again, so it lands once.
 * chunks nobody references any more (a document rewritten or deleted, a writer killed between
   its chunks and its commit) are removed by ``sweep``: it deletes only chunks unreferenced at
@@ -309,14 +310,17 @@ class EtcdStore:
         heads, chunks = _encode(changes, nonce)
         return _Commit(self, heads, chunks, wanted, locks, lease, nonce).run()
 
-    def ensure_chunks(self, chunks: Mapping[str, bytes]) -> int:
-        """Write the chunks not known to exist; returns the sweep epoch they are safe under."""
+    def missing_chunks(self, chunks: Mapping[str, bytes]) -> tuple[int, list[str]]:
+        """The sweep epoch now, and the chunks not known to exist under it (to be written)."""
         epoch = self._current_epoch()
         with self._mutex:
-            missing = [s for s in chunks if s not in self._known]
+            return epoch, [s for s in chunks if s not in self._known or self._epoch != epoch]
+
+    def write_chunks(self, chunks: Mapping[str, bytes], shas: list[str]) -> None:
+        """Put chunks ahead of a commit, in transactions below etcd's limits."""
         batch: list[dict[str, Any]] = []
         size = 0
-        for sha in missing:
+        for sha in shas:
             data = chunks[sha]
             if batch and (size + len(data) > TXN_BYTES or len(batch) >= self.settings.max_txn_ops):
                 self.txn({"success": batch})
@@ -325,12 +329,16 @@ class EtcdStore:
             size += len(data)
         if batch:
             self.txn({"success": batch})  # the same bytes under the same key: safe to send again
-        for sha in missing:
+
+    def wrote_chunks(self, epoch: int, chunks: Mapping[str, bytes], shas: list[str]) -> None:
+        for sha in shas:
             self._cache.put(sha, chunks[sha])
-        self._learn(epoch, missing)
+        self._learn(epoch, shas)
         with self._mutex:
-            self._written += sum(len(chunks[s]) for s in missing)
-        return epoch
+            self._written += sum(len(chunks[s]) for s in shas)
+
+    def blob_put(self, sha: str, data: bytes) -> dict[str, Any]:
+        return op_put(self._blob_key(sha), data)
 
     def _current_epoch(self) -> int:
         with self._mutex:
@@ -435,9 +443,9 @@ class _Commit:
     def run(self) -> dict[str, str]:
         deadline = time.monotonic() + self.store.settings.retry_for
         while True:
-            epoch = self.store.ensure_chunks(self.chunks) if self.chunks else -1
+            epoch, along = self._chunks_first()
             try:
-                answer = self.store.txn(self._body(epoch), idempotent=False)
+                answer = self.store.txn(self._body(epoch, along), idempotent=False)
             except Ambiguous:
                 self.maybe_applied = True
                 landed = self._landed()
@@ -447,6 +455,7 @@ class _Commit:
                     raise
                 continue
             if answer.get("succeeded"):
+                self.store.wrote_chunks(epoch, self.chunks, along)
                 self.store.after_commit()
                 return self._revisions(revision_of(answer))
             landed = self._refused(answer, epoch)
@@ -455,7 +464,26 @@ class _Commit:
             if time.monotonic() > deadline:
                 raise StoreError(f"etcd {self.store.settings.url()}: a commit kept being refused")
 
-    def _body(self, epoch: int) -> dict[str, Any]:
+    def _chunks_first(self) -> tuple[int, list[str]]:
+        """Write the new chunks that do not fit into the commit's transaction; the sweep epoch
+        they are safe under and the new chunks that go along in the transaction itself."""
+        if not self.chunks:
+            return -1, []
+        epoch, missing = self.store.missing_chunks(self.chunks)
+        room = TXN_BYTES - sum(len(h) for h in self.heads.values() if h is not None)
+        slots = self.store.settings.max_txn_ops - len(self.heads) - 2
+        along: list[str] = []
+        for sha in sorted(missing, key=lambda c: len(self.chunks[c])):
+            if len(along) < slots and len(self.chunks[sha]) <= room:
+                along.append(sha)
+                room -= len(self.chunks[sha])
+        before = [sha for sha in missing if sha not in along]
+        if before:
+            self.store.write_chunks(self.chunks, before)
+            self.store.wrote_chunks(epoch, self.chunks, before)
+        return epoch, along
+
+    def _body(self, epoch: int, along: list[str]) -> dict[str, Any]:
         s = self.store
         compare = [cmp_mod(s.doc_key(n), r) for n, r in self.expect.items()]
         compare += [cmp_create(k, r) for k, r in self.locks]
@@ -464,6 +492,7 @@ class _Commit:
             success.append(
                 op_delete(s.doc_key(name)) if head is None else op_put(s.doc_key(name), head, self.lease)
             )
+        success += [s.blob_put(sha, self.chunks[sha]) for sha in along]  # new chunks: with the heads
         if epoch >= 0:
             compare.append(cmp_mod(s._epoch_key, epoch))
             success.append(op_put(s._refs_key, self.nonce.encode()))

@@ -164,30 +164,35 @@ class Locks:
             lease = self.session.lease()
             key = base + b"%016x" % lease
             try:
-                created = self._enter(key, lease)
+                created, first = self._enter(base, key, lease)
             except GrpcError as err:
                 if err.code != NOT_FOUND:
                     raise
                 self.session.lost(lease)  # "requested lease not found": it expired, take a new one
                 continue
-            if self._wait_turn(base, key, deadline):
+            if first or self._wait_turn(base, key, deadline):
                 return key, created
             self._release(key)
             if time.monotonic() >= deadline:
                 raise self._timeout(name, timeout)
 
-    def _enter(self, key: bytes, lease: int) -> int:
-        """Queue up: our key (created if absent; a retried request finds it); its create revision."""
+    def _enter(self, base: bytes, key: bytes, lease: int) -> tuple[int, bool]:
+        """Queue up: our key (created if absent; a retried request finds it). Its create revision,
+        and whether it is first in the queue already (then the lock is ours in one round trip)."""
         owner = f"pid={os.getpid()} host={socket.gethostname()}".encode()
+        oldest = op_range(base, end=prefix_end(base), keys_only=True, limit=1, sort_create=True)
         answer = self._store.txn({
             "compare": [cmp_create(key, 0)],
-            "success": [op_put(key, owner, lease)],
-            "failure": [op_range(key, keys_only=True)],
+            "success": [op_put(key, owner, lease), oldest],
+            "failure": [op_range(key, keys_only=True), oldest],
         })  # fmt: skip
+        responses: list[Any] = answer.get("responses") or [{}, {}]
+        first = kvs(responses[1])
+        is_first = bool(first) and unb64(first[0]["key"]) == key
         if answer.get("succeeded"):
-            return revision_of(answer)
-        found = kvs((answer.get("responses") or [{}])[0])
-        return int(found[0]["create_revision"]) if found else revision_of(answer)
+            return revision_of(answer), is_first
+        found = kvs(responses[0])
+        return (int(found[0]["create_revision"]) if found else revision_of(answer)), is_first
 
     def _wait_turn(self, base: bytes, key: bytes, deadline: float) -> bool:
         """True once ``key`` is the oldest contender; False at the deadline or when ``key`` vanished."""
