@@ -39,16 +39,14 @@ from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from sdnkit.errors import ConflictError, InternalError, LockError, StoreError
+from sdnkit.errors import InternalError, StoreError
 from sdnkit.store import chunks as layout
 from sdnkit.store.base import ABSENT, Document, check_name
 from sdnkit.store.etcd_client import (
     OUT_OF_RANGE,
-    Ambiguous,
     EtcdClient,
     EtcdSettings,
     GrpcError,
-    cmp_create,
     cmp_mod,
     kvs,
     op_delete,
@@ -58,13 +56,13 @@ from sdnkit.store.etcd_client import (
     revision_of,
     unb64,
 )
+from sdnkit.store.etcd_commit import TXN_BYTES, Commit, encode
 from sdnkit.store.local import check_prefix
 
 __all__ = ["EtcdStore"]
 
 log = logging.getLogger(__name__)
 
-TXN_BYTES = 1 << 20  # a transaction's payload stays below this (etcd refuses requests over 1.5 MiB)
 PAGE = 500  # keys per range request when listing
 SWEEP_AFTER = 8 << 20  # chunk bytes a process writes before it sweeps
 CHUNK_CACHE = 64 << 20
@@ -142,11 +140,11 @@ class EtcdStore:
         return self._base + b"blob/" + sha.encode()
 
     @property
-    def _epoch_key(self) -> bytes:
+    def epoch_key(self) -> bytes:
         return self._base + b"gc/epoch"
 
     @property
-    def _refs_key(self) -> bytes:
+    def refs_key(self) -> bytes:
         return self._base + b"gc/refs"
 
     def key_prefix(self, part: str) -> bytes:
@@ -167,14 +165,14 @@ class EtcdStore:
         wanted = list(dict.fromkeys(check_name(n) for n in names))
         for _ in range(5):
             try:
-                heads, revision, epoch = self._read_heads(wanted)
+                heads, revision, epoch = self.read_heads(wanted)
                 docs = self._assemble(heads, revision, epoch)
                 return {n: docs.get(n) for n in wanted}
             except _Compacted:
                 continue
         raise StoreError(f"etcd {self.settings.url()}: reads keep hitting compacted revisions")
 
-    def _read_heads(self, names: list[str]) -> tuple[dict[str, dict[str, Any]], int, int]:
+    def read_heads(self, names: list[str]) -> tuple[dict[str, dict[str, Any]], int, int]:
         """The heads of ``names`` at one revision, that revision, and the sweep epoch then."""
         per_txn = self.settings.max_txn_ops - 1
         heads: dict[str, dict[str, Any]] = {}
@@ -183,7 +181,7 @@ class EtcdStore:
             group = names[start : start + per_txn]
             ops = [op_range(self.doc_key(n), revision=revision) for n in group]
             if start == 0:
-                ops.append(op_range(self._epoch_key, keys_only=True))
+                ops.append(op_range(self.epoch_key, keys_only=True))
             answer = self._read_txn(ops)
             responses = answer.get("responses") or []
             if start == 0:
@@ -269,7 +267,7 @@ class EtcdStore:
         while True:
             ops = [op_range(key, end=end, revision=revision, keys_only=keys_only, limit=PAGE)]
             if not revision:
-                ops.append(op_range(self._epoch_key, keys_only=True))
+                ops.append(op_range(self.epoch_key, keys_only=True))
             answer = self._read_txn(ops)
             responses = answer.get("responses") or []
             if not revision:
@@ -307,8 +305,8 @@ class EtcdStore:
                 f"more than etcd's limit of {self.settings.max_txn_ops} per transaction (--max-txn-ops)"
             )
         nonce = secrets.token_hex(8)
-        heads, chunks = _encode(changes, nonce)
-        return _Commit(self, heads, chunks, wanted, locks, lease, nonce).run()
+        heads, chunks = encode(changes, nonce)
+        return Commit(self, heads, chunks, wanted, locks, lease, nonce).run()
 
     def missing_chunks(self, chunks: Mapping[str, bytes]) -> tuple[int, list[str]]:
         """The sweep epoch now, and the chunks not known to exist under it (to be written)."""
@@ -344,7 +342,7 @@ class EtcdStore:
         with self._mutex:
             if self._epoch >= 0:
                 return self._epoch
-        answer = self.txn({"success": [op_range(self._epoch_key, keys_only=True)]})
+        answer = self.txn({"success": [op_range(self.epoch_key, keys_only=True)]})
         epoch = _mod(kvs((answer.get("responses") or [{}])[0]))
         self._learn(epoch, ())
         return epoch
@@ -371,7 +369,7 @@ class EtcdStore:
         """Delete the chunks no document refers to; returns how many were deleted."""
         heads, revision, epoch = self._scan(self.key_prefix("doc/"), keys_only=False)
         blobs, _, _ = self._scan_at(self.key_prefix("blob/"), revision)
-        refs_answer = self._read_txn([op_range(self._refs_key, keys_only=True, revision=revision)])
+        refs_answer = self._read_txn([op_range(self.refs_key, keys_only=True, revision=revision)])
         refs = _mod(kvs((refs_answer.get("responses") or [{}])[0]))
         used: set[str] = set()
         for key, kv in heads.items():
@@ -382,8 +380,8 @@ class EtcdStore:
         for start in range(0, len(garbage), per_txn):
             group = garbage[start : start + per_txn]
             answer = self.txn({
-                "compare": [cmp_mod(self._epoch_key, epoch), cmp_mod(self._refs_key, refs)],
-                "success": [*(op_delete(k) for k in group), op_put(self._epoch_key, b"%d" % time.time())],
+                "compare": [cmp_mod(self.epoch_key, epoch), cmp_mod(self.refs_key, refs)],
+                "success": [*(op_delete(k) for k in group), op_put(self.epoch_key, b"%d" % time.time())],
             })  # fmt: skip
             if not answer.get("succeeded"):
                 break  # a writer committed chunks meanwhile: the rest waits for the next sweep
@@ -429,118 +427,6 @@ class EtcdStore:
         self._client.close()
 
 
-class _Commit:
-    """One ``EtcdStore.commit``: chunks, then the transaction, retried until it is decided."""
-
-    def __init__(
-        self, store: EtcdStore, heads: dict[str, bytes | None], chunks: dict[str, bytes],
-        expect: dict[str, int], locks: list[tuple[bytes, int]], lease: int, nonce: str,
-    ) -> None:  # fmt: skip
-        self.store, self.heads, self.chunks, self.expect = store, heads, chunks, expect
-        self.locks, self.lease, self.nonce = locks, lease, nonce
-        self.maybe_applied = False
-
-    def run(self) -> dict[str, str]:
-        deadline = time.monotonic() + self.store.settings.retry_for
-        while True:
-            epoch, along = self._chunks_first()
-            try:
-                answer = self.store.txn(self._body(epoch, along), idempotent=False)
-            except Ambiguous:
-                self.maybe_applied = True
-                landed = self._landed()
-                if landed is not None:
-                    return landed
-                if time.monotonic() > deadline:
-                    raise
-                continue
-            if answer.get("succeeded"):
-                self.store.wrote_chunks(epoch, self.chunks, along)
-                self.store.after_commit()
-                return self._revisions(revision_of(answer))
-            landed = self._refused(answer, epoch)
-            if landed is not None:
-                return landed
-            if time.monotonic() > deadline:
-                raise StoreError(f"etcd {self.store.settings.url()}: a commit kept being refused")
-
-    def _chunks_first(self) -> tuple[int, list[str]]:
-        """Write the new chunks that do not fit into the commit's transaction; the sweep epoch
-        they are safe under and the new chunks that go along in the transaction itself."""
-        if not self.chunks:
-            return -1, []
-        epoch, missing = self.store.missing_chunks(self.chunks)
-        room = TXN_BYTES - sum(len(h) for h in self.heads.values() if h is not None)
-        slots = self.store.settings.max_txn_ops - len(self.heads) - 2
-        along: list[str] = []
-        for sha in sorted(missing, key=lambda c: len(self.chunks[c])):
-            if len(along) < slots and len(self.chunks[sha]) <= room:
-                along.append(sha)
-                room -= len(self.chunks[sha])
-        before = [sha for sha in missing if sha not in along]
-        if before:
-            self.store.write_chunks(self.chunks, before)
-            self.store.wrote_chunks(epoch, self.chunks, before)
-        return epoch, along
-
-    def _body(self, epoch: int, along: list[str]) -> dict[str, Any]:
-        s = self.store
-        compare = [cmp_mod(s.doc_key(n), r) for n, r in self.expect.items()]
-        compare += [cmp_create(k, r) for k, r in self.locks]
-        success: list[dict[str, Any]] = []
-        for name, head in self.heads.items():
-            success.append(
-                op_delete(s.doc_key(name)) if head is None else op_put(s.doc_key(name), head, self.lease)
-            )
-        success += [s.blob_put(sha, self.chunks[sha]) for sha in along]  # new chunks: with the heads
-        if epoch >= 0:
-            compare.append(cmp_mod(s._epoch_key, epoch))
-            success.append(op_put(s._refs_key, self.nonce.encode()))
-        failure = [op_range(s.doc_key(n), keys_only=True) for n in self.expect]
-        failure += [op_range(k, keys_only=True) for k, _ in self.locks]
-        failure.append(op_range(s._epoch_key, keys_only=True))
-        return {"compare": compare, "success": success, "failure": failure}
-
-    def _revisions(self, revision: int) -> dict[str, str]:
-        return {n: ABSENT if h is None else str(revision) for n, h in self.heads.items()}
-
-    def _refused(self, answer: Mapping[str, Any], epoch: int) -> dict[str, str] | None:
-        """Why the compare failed: raise for a conflict or a lost lock; None: try again; or the
-        revisions of this very commit, found in the store after an earlier answer was lost."""
-        responses = answer.get("responses") or []
-        now_epoch = _mod(kvs(responses[-1]))
-        if epoch >= 0 and now_epoch != epoch:
-            self.store.forget_chunks(now_epoch)  # a sweep ran: write the chunks again
-            return None
-        for (key, created), resp in zip(self.locks, responses[len(self.expect) :], strict=False):
-            found = kvs(resp)
-            if not found or int(found[0].get("create_revision", 0)) != created:
-                name = key.decode().rsplit("/", 2)[-2]
-                raise LockError(f'the "{name}" lock was lost (its lease expired): nothing was written')
-        if self.maybe_applied:
-            landed = self._landed()
-            if landed is not None:
-                return landed
-        for (name, want), resp in zip(self.expect.items(), responses, strict=False):
-            have = _mod(kvs(resp))
-            if have != want:
-                raise ConflictError(_conflict_text(name, want, have), key=name, value=str(want or ABSENT))
-        return None  # a lock or the epoch moved and came back: try again
-
-    def _landed(self) -> dict[str, str] | None:
-        """After a lost answer: the new revisions if this commit is in the store, else None."""
-        names = list(self.heads)
-        docs_heads, _, _ = self.store._read_heads(names)
-        puts = [n for n, h in self.heads.items() if h is not None]
-        for name in puts:
-            kv = docs_heads.get(name)
-            if kv is not None and layout.decode_head(name, unb64(kv.get("value"))).nonce == self.nonce:
-                return self._revisions(int(kv["mod_revision"]))
-        if not puts and all(n not in docs_heads for n in names):
-            return self._revisions(0)  # deleting only, and all are gone
-        return None
-
-
 def _mod(found: list[dict[str, Any]]) -> int:
     return int(found[0].get("mod_revision", 0)) if found else 0
 
@@ -553,37 +439,3 @@ def _revision(name: str, revision: str) -> int:
     except ValueError:
         # a revision from another store (a content hash): it cannot match anything here
         return -1
-
-
-def _conflict_text(name: str, want: int, have: int) -> str:
-    if want == 0:
-        state = "exists already"
-    elif have == 0:
-        state = "does not exist any more"
-    else:
-        state = "was changed by someone else"
-    return f"{name} {state} since it was read: reload and retry"
-
-
-def _encode(
-    changes: Mapping[str, bytes | None], nonce: str
-) -> tuple[dict[str, bytes | None], dict[str, bytes]]:
-    """Heads for every change, and the chunks the chunked ones refer to."""
-    heads: dict[str, bytes | None] = {}
-    chunks: dict[str, bytes] = {}
-    inline_total = 0
-    # the biggest documents are chunked first when the inline ones would make the request too big
-    for name, data in sorted(changes.items(), key=lambda item: len(item[1] or b"")):
-        if data is None:
-            heads[name] = None
-            continue
-        if len(data) <= layout.INLINE_MAX and inline_total + len(data) <= TXN_BYTES // 2:
-            inline_total += len(data)
-            heads[name] = layout.encode_head(layout.Head(nonce=nonce, data=data))
-            continue
-        parts = layout.split(data)
-        shas = tuple(layout.sha256(p) for p in parts)
-        chunks.update(zip(shas, parts, strict=True))
-        head = layout.Head(nonce=nonce, size=len(data), digest=layout.sha256(data), chunks=shas)
-        heads[name] = layout.encode_head(head)
-    return heads, chunks
