@@ -40,6 +40,7 @@ bench: install
 	$(PY) bench/render.py
 	$(PY) bench/apply.py
 	$(PY) bench/ipam.py
+	$(PY) bench/store.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info src/*.egg-info

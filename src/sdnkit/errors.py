@@ -18,6 +18,7 @@ Every error raised on purpose derives from :class:`SdnError`. Each class says wh
     │   ├── DnsError
     │   └── ExternalServiceError      an external server answered badly (status, body)
     ├── NotSupportedError             the operation is not available here
+    ├── StoreError                    the store (etcd) cannot be reached or refused the request
     └── InternalError                 a bug in sdnkit
 
 Messages follow ``<kind> "<id>": <problem> (<key>=<value>)``. Errors carry ``obj``, ``key`` and
@@ -45,6 +46,7 @@ __all__ = [
     "RealizeError",
     "RollbackError",
     "SdnError",
+    "StoreError",
     "VerifyError",
 ]
 
@@ -162,6 +164,10 @@ class ExternalServiceError(PluginError):
 
 class NotSupportedError(SdnError):
     """The operation is not available on this system or for this type."""
+
+
+class StoreError(SdnError):
+    """Check the store: etcd cannot be reached (no quorum, no member answers) or refused the request."""
 
 
 class InternalError(SdnError):

@@ -1,5 +1,8 @@
 """A real ``sdn serve`` process per test module: HTTPS on 127.0.0.1, an ephemeral port, a temp config dir.
 
+``start_server(dir, store=URL)`` serves an etcd store instead (``dir`` then holds only the
+server's node-local state: its certificate).
+
 ``server`` starts one; ``Server.token(...)`` makes API tokens with ACLs (through the same access
 store the ``sdn token``/``sdn acl`` commands use) and ``Server.call(...)`` sends requests verified
 against the server's own self-signed certificate.
@@ -39,9 +42,14 @@ class Server:
     url: str  # https://127.0.0.1:<port>/api2/json
     host: str
     port: int
-    config_dir: Path
+    config_dir: Path  # the store directory, or the node-local state directory with an etcd store
     process: subprocess.Popen[str]
     root_token: str  # Authorization header value of root@pam!admin (no privilege separation)
+    store: str = ""  # the --store the server runs on ("" : config_dir)
+
+    @property
+    def store_spec(self) -> str:
+        return self.store or str(self.config_dir)
 
     @property
     def cafile(self) -> str:
@@ -49,7 +57,7 @@ class Server:
 
     @property
     def access(self) -> AccessStore:
-        return AccessStore(self.config_dir)
+        return AccessStore(self.store_spec)
 
     def token(
         self,
@@ -107,15 +115,20 @@ def _read_url(proc: subprocess.Popen[str]) -> str:
     raise RuntimeError(f"sdn serve did not start (exit {proc.poll()})")
 
 
-def start_server(config_dir: Path) -> Server:
-    store = AccessStore(config_dir)
-    if "root@pam!admin" in store.load().tokens:  # a restart on the same directory: a new secret
-        store.delete_token("root@pam", "admin")
-    secret = store.add_token("root@pam", "admin", privsep=False)
+def start_server(config_dir: Path, store: str = "") -> Server:
+    access = AccessStore(store or config_dir)
+    if "root@pam!admin" in access.load().tokens:  # a restart on the same store: a new secret
+        access.delete_token("root@pam", "admin")
+    secret = access.add_token("root@pam", "admin", privsep=False)
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    with open(config_dir / "serve.log", "w") as log:  # the child keeps its own descriptor
+    where = (
+        ["--store", store, "serve", "--state-dir", str(config_dir)]
+        if store
+        else ["--config-dir", str(config_dir), "serve"]
+    )
+    with open(config_dir / "serve.log", "a") as log:  # the child keeps its own descriptor
         proc = subprocess.Popen(
-            [SDN, "--config-dir", str(config_dir), "serve", "--listen", "127.0.0.1:0"],
+            [SDN, *where, "--listen", "127.0.0.1:0"],
             stdout=subprocess.PIPE,
             stderr=log,
             text=True,
@@ -128,7 +141,7 @@ def start_server(config_dir: Path) -> Server:
         proc.wait()
         raise
     port = int(url.split(":")[2].split("/")[0])
-    return Server(url, "127.0.0.1", port, config_dir, proc, f"PVEAPIToken=root@pam!admin={secret}")
+    return Server(url, "127.0.0.1", port, config_dir, proc, f"PVEAPIToken=root@pam!admin={secret}", store)
 
 
 def stop_server(server: Server) -> None:
@@ -162,7 +175,7 @@ class ServeTools:
     read_url: Any = _read_url
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def serve_tools() -> ServeTools:
     """The server helpers, for tests that start and stop servers themselves."""
     return ServeTools()

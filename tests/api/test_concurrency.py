@@ -3,14 +3,18 @@
 Read-modify-write with ``digest`` is PVE's optimistic locking: each client appends its marker to
 a vnet's alias, sending the digest of what it read, and retries on 409. Whatever the
 interleaving, every marker must end up in the alias exactly once. Creating distinct objects
-concurrently without a digest must not lose any of them either.
+concurrently without a digest must not lose any of them either. Both run against a server on
+each store: a directory, and etcd.
 """
 
 from __future__ import annotations
 
+import itertools
+import os
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import requests
@@ -21,6 +25,23 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.api
 
 CLIENTS = 16
+_servers = itertools.count()
+
+
+@pytest.fixture(scope="module", params=["local", pytest.param("etcd", marks=pytest.mark.services)])
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, serve_tools: Any
+) -> Iterator[Server]:
+    """A server on each store (overrides the directory-only one of conftest)."""
+    store = ""
+    if request.param == "etcd":
+        cluster = request.getfixturevalue("etcd_single")
+        store = cluster.url(f"/sdnkit-test/api-{os.getpid()}-{next(_servers)}")
+    srv = serve_tools.start(tmp_path_factory.mktemp("sdn-api"), store)
+    try:
+        yield srv
+    finally:
+        serve_tools.stop(srv)
 
 
 def _session(server: Server) -> requests.Session:

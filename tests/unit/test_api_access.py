@@ -48,12 +48,12 @@ def test_token_ids() -> None:
             check_tokenid(bad)
 
 
-def test_store_lifecycle(tmp_path: Path) -> None:
-    store = AccessStore(tmp_path)
+def test_store_lifecycle(store_spec: str) -> None:
+    store = AccessStore(store_spec)
     store.add_user("alice@pve", "alice-password", comment="ops: a:b")
     secret = store.add_token("alice@pve", "ci", privsep=True)
     store.set_acl("/sdn/zones/z1/", "PVESDNAdmin", "alice@pve!ci", propagate=False)
-    db = AccessStore(tmp_path).load()  # a fresh reader sees it all
+    db = AccessStore(store_spec).load()  # a fresh reader sees it all
     assert db.users["alice@pve"].comment == "ops: a:b"
     assert db.tokens["alice@pve!ci"].privsep
     assert [(e.path, e.role, e.propagate) for e in db.acl] == [("/sdn/zones/z1", "PVESDNAdmin", False)]
@@ -65,11 +65,48 @@ def test_store_lifecycle(tmp_path: Path) -> None:
     db = store.load()
     assert "alice@pve" not in db.users and not db.tokens and not db.acl
     assert store.token_hash("alice@pve!ci") is None and store.password_hash("alice@pve") is None
-    assert (tmp_path / "access" / "priv").stat().st_mode & 0o077 == 0
+    assert sorted(store.store.names("access/")) == [
+        "access/priv/shadow.cfg",
+        "access/priv/token.cfg",
+        "access/user.cfg",
+    ]
 
 
-def test_store_refusals(tmp_path: Path) -> None:
+def test_secrets_are_private_files_in_a_directory_store(tmp_path: Path) -> None:
     store = AccessStore(tmp_path)
+    store.add_user("alice@pve", "alice-password")
+    store.signing_key()
+    assert (tmp_path / "access" / "priv").stat().st_mode & 0o777 == 0o700
+    for name in ("shadow.cfg", "authkey.key"):
+        assert (tmp_path / "access" / "priv" / name).stat().st_mode & 0o777 == 0o600
+    assert (tmp_path / "access" / "user.cfg").stat().st_mode & 0o777 == 0o640  # no secret in it
+
+
+def test_every_api_server_of_a_cluster_accepts_the_same_credentials(store_spec: str) -> None:
+    from sdnkit.store.etcd import EtcdStore
+    from sdnkit.store.local import LocalStore
+
+    def node() -> Authenticator:  # its own store object, as another node's API server has
+        if store_spec.startswith("etcd"):
+            from sdnkit.store.etcd_client import parse_url
+
+            return Authenticator(AccessStore(EtcdStore(parse_url(store_spec))))
+        return Authenticator(AccessStore(LocalStore(store_spec)))
+
+    one, two = node(), node()
+    one.store.add_user("alice@pve", "alice-password")
+    secret = one.store.add_token("alice@pve", "ci", privsep=False)
+    header = {"authorization": f"PVEAPIToken=alice@pve!ci={secret}"}
+    assert two.authenticate("GET", header, {}).userid == "alice@pve"  # added on one, valid on two
+    login = one.login("alice", "alice-password", realm="pve")
+    assert two.authenticate("GET", {}, {"PVEAuthCookie": login["ticket"]}).userid == "alice@pve"
+    two.store.delete_token("alice@pve", "ci")
+    with pytest.raises(AuthError, match="invalid token value"):
+        one.authenticate("GET", header, {})  # deleted on two: refused on one at once
+
+
+def test_store_refusals(store_spec: str) -> None:
+    store = AccessStore(store_spec)
     with pytest.raises(ConfigError, match="superuser"):
         store.delete_user("root@pam")
     with pytest.raises(NotFoundError):
@@ -116,8 +153,8 @@ def test_tickets_expire_and_cannot_be_forged() -> None:
         tickets.verify(csrf)  # a CSRF token is not a ticket
 
 
-def test_authenticator(tmp_path: Path) -> None:
-    store = AccessStore(tmp_path)
+def test_authenticator(store_spec: str) -> None:
+    store = AccessStore(store_spec)
     store.add_user("alice@pve", "alice-password")
     auth = Authenticator(store)
     login = auth.login("alice", "alice-password", realm="pve")

@@ -1,4 +1,8 @@
-"""IPAM service operations over a real local store: upstream's blackbox scenarios (spec §7.5) and more."""
+"""IPAM service operations over real stores: upstream's blackbox scenarios (spec §7.5) and more.
+
+Every test runs on both stores: a directory (state document + journal) and etcd (one document
+per address, ``ipam/keyed.py``).
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ import pytest
 from sdnkit.errors import ConfigError, IpamError, IpamExhaustedError, NotFoundError
 from sdnkit.service import SdnService
 from sdnkit.service import ipam as svc_ipam
-from sdnkit.store.local import LocalStore
+from sdnkit.store import open_store
 
 MAC = "da:65:8f:18:9b:6f"
 V4 = {"subnet": "10.0.0.0/24", "gateway": "10.0.0.1"}
@@ -34,8 +38,8 @@ V4_ONE = {**V4, "dhcp-range": ["start-address=10.0.0.100,end-address=10.0.0.100"
 
 
 class Env:
-    def __init__(self, root: Path) -> None:
-        self.store = LocalStore(root)
+    def __init__(self, spec: str) -> None:
+        self.store = open_store(spec)
         self.sdn = SdnService(self.store)
 
     def zone(self, zone: str = "z1", **opts: str) -> None:
@@ -63,8 +67,8 @@ class Env:
 
 
 @pytest.fixture
-def env(tmp_path: Path) -> Env:
-    return Env(tmp_path)
+def env(store_spec: str) -> Env:
+    return Env(store_spec)
 
 
 def setup(env: Env, subnets: Sequence[dict[str, Any]]) -> svc_ipam.IpamContext:
@@ -296,11 +300,10 @@ def test_a_real_pve_directory_with_its_ipam_state_imports(env: Env, tmp_path: Pa
         '{"zones":{"z1":{"subnets":{"10.0.0.0/24":{"ips":{"10.0.0.1":{"gateway":1},'
         '"10.0.0.2":{"vmid":"100","mac":"BC:24:11:00:00:01","hostname":"vm100"}}}}}}}'
     )
-    root = tmp_path / "store"
-    sdn = SdnService(LocalStore(root))
+    sdn = SdnService(env.store)
     sdn.import_pve(pve)
     sdn.apply({})
-    ctx = svc_ipam.running_context(LocalStore(root))
+    ctx = svc_ipam.running_context(env.store)
     assert [r["ip"] for r in svc_ipam.status(ctx, "pve")] == ["10.0.0.1", "10.0.0.2"]
     assert [str(a.ip) for a in svc_ipam.allocate(ctx, "v1", mac=MAC)] == ["10.0.0.3"]
     assert ipaddress.ip_address("10.0.0.2") in {a.ip for a in svc_ipam.find_guest(ctx, 100)}

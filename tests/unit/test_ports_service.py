@@ -1,20 +1,24 @@
-"""Port operations without devices or daemons: checks, IPAM allocation, the registry, all or nothing."""
+"""Port operations without devices or daemons: checks, IPAM allocation, the registry, all or nothing.
+
+Every test runs on both stores (a directory, and real etcd: ``tests/conftest.py``).
+"""
 
 from __future__ import annotations
 
 import ipaddress
+import json
 
 import pytest
 
 from sdnkit.errors import ConfigError, IpamError, IpamExhaustedError, NotFoundError
 from sdnkit.service import SdnService
-from sdnkit.service.port_registry import PORTS_DOC, read_ports
+from sdnkit.service.port_registry import LEGACY_DOC, read_ports
 from sdnkit.service.ports import PortContext, PortSpec, _View, add_port, del_port, list_ports
 
 
 @pytest.fixture
-def svc(tmp_path):
-    svc = SdnService(tmp_path / "store")
+def svc(store_spec):
+    svc = SdnService(store_spec)
     svc.create("zones", {"zone": "z1", "type": "simple", "ipam": "pve", "dhcp": "dnsmasq"})
     svc.create("zones", {"zone": "noipam", "type": "simple"})
     svc.create("vnets", {"vnet": "v1", "zone": "z1"})
@@ -44,6 +48,30 @@ def test_add_allocates_one_address_per_family_and_records_the_port(svc):
     ports, _rev = read_ports(svc.store)
     assert list(ports) == ["v1/100/bc:24:11:00:00:01"]
     assert addresses(svc) == ["10.0.1.100", "2001:db8:1::2"]
+    # one document per port, so that no write grows with the number of ports
+    doc = svc.store.read("ports/v1/100/bc-24-11-00-00-01.json")
+    assert doc is not None and json.loads(doc.data)["ips"] == ["10.0.1.100", "2001:db8:1::2"]
+
+
+def test_ports_of_an_older_ports_json_are_moved_to_their_own_documents(svc):
+    add_port(ctx(svc), PortSpec(vnet="v2", guest="100", mac="bc:24:11:00:00:01"))
+    old = {
+        "vnet": "v2", "zone": "noipam", "guest": "101", "mac": "bc:24:11:00:00:02", "node": "n1",
+        "ips": [], "device": None, "device_kind": None, "netns": None, "ifname": None,
+        "hostname": None, "device_created": True,
+    }  # fmt: skip
+    legacy = {"ports": {"v2/101/bc:24:11:00:00:02": old}}
+    svc.store.commit({LEGACY_DOC: json.dumps(legacy).encode()})
+    assert [p.guest for p in list_ports(ctx(svc))] == ["100", "101"]  # read from both
+    add_port(ctx(svc), PortSpec(vnet="v2", guest="102", mac="bc:24:11:00:00:03"))
+    assert svc.store.read(LEGACY_DOC) is None
+    assert list(svc.store.names("ports")) == [
+        "ports/v2/100/bc-24-11-00-00-01.json",
+        "ports/v2/101/bc-24-11-00-00-02.json",
+        "ports/v2/102/bc-24-11-00-00-03.json",
+    ]
+    del_port(ctx(svc), "v2", "101", "bc:24:11:00:00:02")
+    assert [p.guest for p in list_ports(ctx(svc))] == ["100", "102"]
 
 
 def test_requested_address_is_reserved_and_the_other_family_allocated(svc):
@@ -75,7 +103,7 @@ def test_bad_input_names_the_field_and_changes_nothing(svc, spec, key, message):
     with pytest.raises(ConfigError, match=message) as err:
         add_port(ctx(svc), spec)
     assert err.value.key == key
-    assert svc.store.read(PORTS_DOC) is None and addresses(svc) == []
+    assert list(svc.store.names("ports")) == [] and addresses(svc) == []
 
 
 def test_unknown_vnet_and_duplicate_port(svc):

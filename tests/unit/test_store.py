@@ -1,4 +1,8 @@
-"""The local directory store: atomic commits, compare-and-swap, locks, and crash safety under kill -9."""
+"""The stores' contract: atomic commits, compare-and-swap, locks, and crash safety under kill -9.
+
+Tests that take ``store_spec`` run on both stores (a directory, and a prefix in a real etcd:
+``tests/conftest.py``); the others test what only the directory store has (files, journal).
+"""
 
 from __future__ import annotations
 
@@ -18,7 +22,7 @@ from sdnkit.config.schema import Kind
 from sdnkit.config.sectionconfig import parse_config
 from sdnkit.errors import ConfigError, ConflictError, LockError
 from sdnkit.service import SdnService
-from sdnkit.store import ABSENT, LocalStore, config_dir, open_store
+from sdnkit.store import ABSENT, LocalStore, config_dir, open_store, store_spec
 from sdnkit.store.snapshot import load_snapshot, read_running
 
 
@@ -37,9 +41,10 @@ def test_write_read_back_and_revision_is_sha1(tmp_path: Path) -> None:
     assert oct((tmp_path / "sdn" / "firewall" / "v1.fw").stat().st_mode & 0o777) == "0o640"
 
 
-def test_compare_and_swap(tmp_path: Path) -> None:
-    store = LocalStore(tmp_path)
-    store.commit({"a": b"1"}, expect={"a": ABSENT})
+def test_compare_and_swap(store_spec: str) -> None:
+    store = open_store(store_spec)
+    revisions = store.commit({"a": b"1"}, expect={"a": ABSENT})
+    assert revisions == {"a": store.read("a").revision}  # type: ignore[union-attr]
     with pytest.raises(ConflictError, match="a exists already since it was read"):
         store.commit({"a": b"2"}, expect={"a": ABSENT})
     rev = store.read("a").revision  # type: ignore[union-attr]
@@ -50,19 +55,48 @@ def test_compare_and_swap(tmp_path: Path) -> None:
     assert store.read("b").data == b"2"  # type: ignore[union-attr]  # the refused commit wrote nothing
 
 
-def test_names_that_could_escape_the_store_are_refused(tmp_path: Path) -> None:
-    store = LocalStore(tmp_path)
-    for bad in ("../x", "/etc/passwd", "a//b", ".sdnkit/journal", "", "a/../b"):
+def test_deletes_names_and_read_prefix(store_spec: str) -> None:
+    store = open_store(store_spec)
+    store.commit({"ports/v1/a": b"1", "ports/v1/b": b"2", "ports.json": b"{}", "zones.cfg": b""})
+    assert list(store.names("ports/")) == ["ports/v1/a", "ports/v1/b"]
+    assert list(store.names("ports")) == ["ports.json", "ports/v1/a", "ports/v1/b"]
+    found = store.read_prefix("ports/")
+    assert {n: d.data for n, d in found.items()} == {"ports/v1/a": b"1", "ports/v1/b": b"2"}
+    assert found["ports/v1/a"] == store.read("ports/v1/a")
+    assert store.commit({"ports/v1/a": None, "missing": None}) == {"ports/v1/a": ABSENT, "missing": ABSENT}
+    assert list(store.names("ports/")) == ["ports/v1/b"]
+    assert store.read("zones.cfg").data == b""  # type: ignore[union-attr]  # empty is not absent
+
+
+def test_names_that_could_escape_the_store_are_refused(store_spec: str) -> None:
+    store = open_store(store_spec)
+    for bad in ("../x", "/etc/passwd", "a//b", "", "a/../b", "a b", "a\nb"):
         with pytest.raises(ConfigError):
             store.commit({bad: b"x"})
+        with pytest.raises(ConfigError):
+            store.read(bad)
+    store.commit({"ok/name-1.cfg": b"x"})  # the same path works when it is clean
+    assert list(store.names()) == ["ok/name-1.cfg"]
+
+
+def test_local_store_keeps_its_meta_directory(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path)
+    with pytest.raises(ConfigError):
+        store.commit({".sdnkit/journal": b"x"})
 
 
 def test_open_store_honours_config_dir_and_environment(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.delenv("SDN_STORE", raising=False)
     monkeypatch.setenv("SDN_CONFIG_DIR", str(tmp_path / "env"))
     assert config_dir() == str(tmp_path / "env")
     assert config_dir(tmp_path / "x") == str(tmp_path / "x")
+    assert store_spec() == str(tmp_path / "env")
+    monkeypatch.setenv("SDN_STORE", "etcd://192.0.2.1:2379/x")
+    assert store_spec() == "etcd://192.0.2.1:2379/x"  # SDN_STORE wins over SDN_CONFIG_DIR
+    assert store_spec(tmp_path) == str(tmp_path)  # and an explicit one over both
+    monkeypatch.delenv("SDN_STORE")
     monkeypatch.delenv("SDN_CONFIG_DIR")
     assert config_dir() == "/etc/sdnkit"
     assert isinstance(open_store(tmp_path), LocalStore)
@@ -103,26 +137,34 @@ def test_stray_temporary_files_are_removed(tmp_path: Path) -> None:
     assert not (tmp_path / ".a.sdnkit-tmp").exists()
 
 
-def test_lock_is_exclusive_across_processes_and_reentrant(tmp_path: Path) -> None:
-    store = LocalStore(tmp_path)
-    with store.lock("sdn"), LocalStore(tmp_path).lock("sdn"):  # re-entrant in one thread
-        code = (
-            "import sys; from sdnkit.store.local import LocalStore\n"
-            "from sdnkit.errors import LockError\n"
-            "try:\n"
-            f"    LocalStore({str(tmp_path)!r}).lock('sdn', timeout=0.2).__enter__()\n"
-            "except LockError as e:\n"
-            "    print(e); sys.exit(3)\n"
-        )
-        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+_TRY_LOCK = (
+    "import sys; from sdnkit.store import open_store\n"
+    "from sdnkit.errors import LockError\n"
+    "try:\n"
+    "    open_store(sys.argv[1]).lock('sdn', timeout=float(sys.argv[2])).__enter__()\n"
+    "except LockError as e:\n"
+    "    print(e); sys.exit(3)\n"
+    "print('acquired')\n"
+)
+
+
+def _try_lock(spec: str, timeout: float) -> subprocess.CompletedProcess[str]:
+    argv = [sys.executable, "-c", _TRY_LOCK, spec, str(timeout)]
+    return subprocess.run(argv, capture_output=True, text=True, check=False, timeout=60)
+
+
+def test_lock_is_exclusive_across_processes_and_reentrant(store_spec: str) -> None:
+    store = open_store(store_spec)
+    with store.lock("sdn"), open_store(store_spec).lock("sdn"):  # re-entrant in one thread
+        done = _try_lock(store_spec, 0.3)
         assert done.returncode == 3, done.stderr
         assert "cannot acquire the sdn lock" in done.stdout
-    with LocalStore(tmp_path).lock("sdn", timeout=0.2):  # released
-        pass
+    done = _try_lock(store_spec, 5)  # released: another process gets it
+    assert done.returncode == 0 and "acquired" in done.stdout, done.stderr
 
 
-def test_lock_excludes_other_threads(tmp_path: Path) -> None:
-    store = LocalStore(tmp_path)
+def test_lock_excludes_other_threads(store_spec: str) -> None:
+    store = open_store(store_spec)
     errors: list[Exception] = []
 
     def other() -> None:
@@ -139,9 +181,9 @@ def test_lock_excludes_other_threads(tmp_path: Path) -> None:
     assert len(errors) == 1
 
 
-def test_stale_digest_between_two_processes(tmp_path: Path) -> None:
-    SdnService(tmp_path).create("zones", {"zone": "z1", "type": "simple"})
-    digest = load_snapshot(LocalStore(tmp_path)).digest(Kind.ZONES)
+def test_stale_digest_between_two_processes(store_spec: str) -> None:
+    SdnService(store_spec).create("zones", {"zone": "z1", "type": "simple"})
+    digest = load_snapshot(open_store(store_spec)).digest(Kind.ZONES)
     code = (
         "import sys; from sdnkit.service import SdnService; from sdnkit.errors import ConflictError\n"
         "params = {'zone': 'z1', 'mtu': sys.argv[2], 'digest': sys.argv[3]}\n"
@@ -152,14 +194,15 @@ def test_stale_digest_between_two_processes(tmp_path: Path) -> None:
     )
 
     def run(mtu: str) -> subprocess.CompletedProcess[str]:
-        argv = [sys.executable, "-c", code, str(tmp_path), mtu, digest]
+        argv = [sys.executable, "-c", code, store_spec, mtu, digest]
         return subprocess.run(argv, capture_output=True, text=True, check=False)
 
     first, second = run("1400"), run("1300")
     assert first.returncode == 0, first.stderr
     assert second.returncode == 2, second.stderr
     assert "zones.cfg was modified since it was read" in second.stdout
-    assert parse_config(Kind.ZONES, (tmp_path / "zones.cfg").read_bytes()).sections["z1"].get("mtu") == 1400
+    zones = open_store(store_spec).read("zones.cfg")
+    assert zones is not None and parse_config(Kind.ZONES, zones.data).sections["z1"].get("mtu") == 1400
 
 
 # kill -9 ----------------------------------------------------------------------------------------
@@ -183,42 +226,42 @@ def _generation(docs: dict[str, bytes | None]) -> int:
     return int(str(vnets["v1"].get("alias")).split()[-1])
 
 
-def _read(root: Path) -> dict[str, bytes | None]:
-    return {n: (d.data if d else None) for n, d in LocalStore(root).read_many(DOCS).items()}
+def _read(spec: str) -> dict[str, bytes | None]:
+    return {n: (d.data if d else None) for n, d in open_store(spec).read_many(DOCS).items()}
 
 
-def _writer(root: Path) -> None:
-    store = LocalStore(root)
-    i = _generation(_read(root))
+def _writer(spec: str) -> None:
+    store = open_store(spec)
+    i = _generation(_read(spec))
     while True:
         i += 1
         store.commit(_docs(i))
         time.sleep(0.001)  # a pause as real writers have, so readers get the lock too
 
 
-def _wait_for_progress(root: Path, since: int) -> None:
+def _wait_for_progress(spec: str, since: int) -> None:
     deadline = time.monotonic() + 10
-    while _generation(_read(root)) == since and time.monotonic() < deadline:
+    while _generation(_read(spec)) == since and time.monotonic() < deadline:
         time.sleep(0.001)
 
 
 @pytest.mark.slow
-def test_kill_9_during_writes_leaves_a_consistent_store(tmp_path: Path) -> None:
+def test_kill_9_during_writes_leaves_a_consistent_store(store_spec: str) -> None:
     rng = random.Random(20240607)
-    LocalStore(tmp_path).commit(_docs(0))
+    open_store(store_spec).commit(_docs(0))
     generation = 0
     for _ in range(40):
         pid = os.fork()
         if pid == 0:  # pragma: no cover - the child never returns
             try:
-                _writer(tmp_path)
+                _writer(store_spec)
             finally:
                 os._exit(0)
-        _wait_for_progress(tmp_path, generation)  # the writer is busy: now kill it at a random moment
+        _wait_for_progress(store_spec, generation)  # the writer is busy: now kill it at a random moment
         time.sleep(rng.uniform(0.0, 0.02))
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
-        docs = _read(tmp_path)
+        docs = _read(store_spec)
         generation = _generation(docs)
         assert docs == _docs(generation), (
             f"documents of different commits after kill at generation {generation}"
@@ -226,12 +269,14 @@ def test_kill_9_during_writes_leaves_a_consistent_store(tmp_path: Path) -> None:
         for kind, name in ((Kind.ZONES, "zones.cfg"), (Kind.SUBNETS, "subnets.cfg")):
             parse_config(kind, docs[name])
     assert generation >= 40  # every writer committed before it was killed
-    LocalStore(tmp_path).commit({"x": b"1"})
-    assert not list(tmp_path.rglob("*.sdnkit-tmp")) and not (tmp_path / ".sdnkit" / "journal").exists()
+    open_store(store_spec).commit({"x": b"1"})
+    root = Path(store_spec)
+    if root.is_dir():  # the directory store: no journal or temporary file left behind
+        assert not list(root.rglob("*.sdnkit-tmp")) and not (root / ".sdnkit" / "journal").exists()
 
 
-def _service_writer(root: Path) -> None:
-    svc = SdnService(root)
+def _service_writer(spec: str) -> None:
+    svc = SdnService(spec)
     i = 0
     while True:
         i += 1
@@ -240,24 +285,26 @@ def _service_writer(root: Path) -> None:
 
 
 @pytest.mark.slow
-def test_kill_9_during_service_writes_leaves_a_loadable_store(tmp_path: Path) -> None:
+def test_kill_9_during_service_writes_leaves_a_loadable_store(store_spec: str) -> None:
+    # a killed writer may hold the sdn lock: on etcd the next one gets it after the lease TTL (2 s)
+    store_spec = f"{store_spec}?lock-ttl=2" if store_spec.startswith("etcd") else store_spec
     rng = random.Random(7)
-    SdnService(tmp_path).create("zones", {"zone": "z1", "type": "simple"})
+    SdnService(store_spec).create("zones", {"zone": "z1", "type": "simple"})
     versions = [0]
     for _ in range(15):
         pid = os.fork()
         if pid == 0:  # pragma: no cover
             try:
-                _service_writer(tmp_path)
+                _service_writer(store_spec)
             finally:
                 os._exit(0)
-        deadline = time.monotonic() + 10
-        while read_running(LocalStore(tmp_path)).version == versions[-1] and time.monotonic() < deadline:
+        deadline = time.monotonic() + 20
+        while read_running(open_store(store_spec)).version == versions[-1] and time.monotonic() < deadline:
             time.sleep(0.002)
         time.sleep(rng.uniform(0.0, 0.05))
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
-        snap = load_snapshot(LocalStore(tmp_path))  # parses every document strictly
+        snap = load_snapshot(open_store(store_spec))  # parses every document strictly
         assert "z1" in snap.sections(Kind.ZONES)
         versions.append(snap.running.version)
     assert versions == sorted(set(versions))  # every writer applied at least once; nothing went back

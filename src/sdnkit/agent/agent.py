@@ -11,8 +11,8 @@ One pass (``run_once``):
 5. load the vnet firewall table when it changed (agent/vnet_firewall.py);
 6. write the node's status record (agent/status.py).
 
-``run_forever`` repeats the pass whenever a watched document changes (``WATCHED_DOCUMENTS``: the
-running config, the guest ports; one small read of each per poll interval) and every ``resync``
+``run_forever`` repeats the pass whenever the running config or the guest ports change (one
+small read of each per poll interval) and every ``resync``
 seconds, so that a hand-modified node converges back and mappings made on other nodes reach this
 node's DHCP servers. A change below a watched prefix only (``WATCHED_PREFIXES``: the vnet
 firewall files) runs the firewall step alone (``firewall_pass``), as PVE's firewall daemon takes
@@ -39,13 +39,12 @@ from sdnkit.config.model import SdnConfig, ZoneType
 from sdnkit.config.running import RunningConfig
 from sdnkit.errors import SdnError
 from sdnkit.realize.frr_service import FrrOptions
+from sdnkit.service.port_registry import ports_version
 from sdnkit.store.base import Document, Store
 
 RUNNING_DOC = ".running-config"
-PORTS_DOC = "ports.json"  # guest ports (service/port_registry.py): a change means new DHCP mappings
-# what run_forever watches: a change of a document means a whole pass, one below a prefix only
-# the firewall step (an etcd watch over these names and prefixes can replace the polling)
-WATCHED_DOCUMENTS = (RUNNING_DOC, PORTS_DOC)
+# what run_forever watches: the running config and the guest ports (ports_version) mean a whole
+# pass, a change below a prefix only the firewall step
 WATCHED_PREFIXES = (FIREWALL_PREFIX,)
 DEFAULT_STATE_DIR = Path("/var/lib/sdnkit/agent")
 DEFAULT_INTERFACES = Path("/etc/network/interfaces.d/sdn")
@@ -279,7 +278,7 @@ def run_forever(
     while not stop.is_set():
         try:
             running, revision = _parse_running(store.read(RUNNING_DOC))
-            now = (revision, *(_revision(store, name) for name in WATCHED_DOCUMENTS[1:]))
+            now = (revision, ports_version(store))  # guest ports: a change means new DHCP mappings
             firewall = watched_prefixes(store)
         except SdnError as err:  # a half-written or invalid document: report, retry next poll
             report(err)
@@ -298,11 +297,6 @@ def run_forever(
             seen, last = now, time.monotonic()
         seen_firewall = firewall
         stop.wait(interval)
-
-
-def _revision(store: Store, name: str) -> str | None:
-    doc = store.read(name)
-    return doc.revision if doc else None
 
 
 def watched_prefixes(store: Store) -> tuple[tuple[str, str], ...]:

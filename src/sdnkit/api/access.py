@@ -1,34 +1,34 @@
-"""Users, API tokens and ACLs, kept in the config directory as Proxmox VE keeps them.
+"""Users, API tokens and ACLs: documents of the store, laid out as Proxmox VE keeps them.
 
-Layout (``<config dir>/access/``), after PVE's ``/etc/pve``::
+Documents (under ``access/``, after PVE's ``/etc/pve``; in a directory store these are files of
+``<config dir>/access/``, the ``priv/`` ones mode 0600)::
 
-    user.cfg          user:, token: and acl: lines in PVE's user.cfg format (no secrets)
-    priv/shadow.cfg   <userid>:<scrypt hash>:            (mode 0600)
-    priv/token.cfg    <userid>!<tokenid> <sha256 hash>   (mode 0600; PVE keeps clear text here)
-    priv/authkey.key  HMAC key that signs tickets and CSRF tokens (mode 0600)
+    access/user.cfg          user:, token: and acl: lines in PVE's user.cfg format (no secrets)
+    access/priv/shadow.cfg   <userid>:<scrypt hash>:
+    access/priv/token.cfg    <userid>!<tokenid> <sha256 hash>   (PVE keeps clear text here)
+    access/priv/authkey.key  HMAC key that signs tickets and CSRF tokens
 
-``root@pam`` always exists and is the superuser. Every change runs under an exclusive ``flock``
-and replaces files atomically. Secrets are written before the entries that refer to them and
-removed after, so a crash leaves at worst an unused hash behind, never an entry without its
-secret check.
+Being store documents, they are the same for every API server of a cluster on etcd: a token
+added on one node works on all, and a ticket signed by one is valid on the others.
+``root@pam`` always exists and is the superuser. Every change runs under the store lock
+``access`` and writes the entries and their secrets in one atomic commit.
 """
 
 from __future__ import annotations
 
-import fcntl
 import os
 import re
 import secrets
-from collections.abc import Callable, Iterator, Mapping
+import threading
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from urllib.parse import quote, unquote
 
-from sdnkit.api.atomic_file import write_atomic
 from sdnkit.api.credentials import hash_password, hash_token_secret, new_token_secret
 from sdnkit.api.roles import check_acl_path, check_role
 from sdnkit.errors import ConfigError, NotFoundError
+from sdnkit.store import ABSENT, Document, Store, open_store
 
 __all__ = ["ROOT", "AccessDb", "AccessStore", "AclEntry", "Token", "User", "check_tokenid", "check_userid"]
 
@@ -178,83 +178,103 @@ def _expire(value: int) -> int:
     return value
 
 
-# files ------------------------------------------------------------------------------------
+# the store ---------------------------------------------------------------------------------
+
+USER_CFG = "access/user.cfg"
+SHADOW = "access/priv/shadow.cfg"
+TOKENS = "access/priv/token.cfg"
+AUTHKEY = "access/priv/authkey.key"
+DOCS = (USER_CFG, SHADOW, TOKENS, AUTHKEY)
+LOCK = "access"
 
 
-class _CachedFile:
-    """A file parsed once per change (keyed on inode, size and mtime)."""
+@dataclass(frozen=True, slots=True)
+class _State:
+    """The access documents at one moment, parsed."""
 
-    def __init__(self, path: Path, parse: Callable[[str], object]) -> None:
-        self.path, self.parse = path, parse
-        self._key: tuple[int, int, int] | None = None
-        self._value: object = None
+    revisions: Mapping[str, str]
+    db: AccessDb
+    shadow: Mapping[str, str]
+    tokens: Mapping[str, str]
+    authkey: bytes | None
 
-    def get(self) -> object:
-        try:
-            st = self.path.stat()
-            key = (st.st_ino, st.st_size, st.st_mtime_ns)
-        except FileNotFoundError:
-            key = (0, 0, 0)
-        if key != self._key:
-            text = self.path.read_text("utf-8") if key != (0, 0, 0) else ""
-            self._value, self._key = self.parse(text), key
-        return self._value
+
+def _text(doc: Document | None) -> str:
+    return doc.data.decode("utf-8") if doc is not None else ""
 
 
 class AccessStore:
-    """Reads and changes users, tokens and ACLs under ``<config_dir>/access``."""
+    """Reads and changes users, tokens and ACLs: documents ``access/...`` of a ``Store``.
 
-    def __init__(self, config_dir: str | os.PathLike[str]) -> None:
-        self.dir = Path(config_dir) / "access"
-        self.priv = self.dir / "priv"
-        self._db = _CachedFile(self.dir / "user.cfg", parse_user_cfg)
-        self._shadow = _CachedFile(self.priv / "shadow.cfg", lambda t: _parse_secrets(t, ":"))
-        self._tokens = _CachedFile(self.priv / "token.cfg", lambda t: _parse_secrets(t, " "))
+    Every read sees the store as it is now (one consistent read of the four documents, parsed
+    again only when a revision changed), so that an API server on any node accepts a token the
+    moment it was added anywhere. Every change runs under the store lock ``access`` and commits
+    with compare-and-swap on what it read: all of it or nothing.
+    """
+
+    def __init__(self, store: Store | str | os.PathLike[str]) -> None:
+        self.store: Store = open_store(store) if isinstance(store, str | os.PathLike) else store
+        self._cache: _State | None = None
+        self._cache_lock = threading.Lock()
 
     # reading
 
+    def _state(self) -> _State:
+        docs = self.store.read_many(DOCS)
+        revisions = {n: d.revision if d else ABSENT for n, d in docs.items()}
+        with self._cache_lock:
+            if self._cache is not None and self._cache.revisions == revisions:
+                return self._cache
+        key = _text(docs[AUTHKEY]).strip()
+        state = _State(
+            revisions=revisions,
+            db=parse_user_cfg(_text(docs[USER_CFG])),
+            shadow=_parse_secrets(_text(docs[SHADOW]), ":"),
+            tokens=_parse_secrets(_text(docs[TOKENS]), " "),
+            authkey=bytes.fromhex(key) if key else None,
+        )
+        with self._cache_lock:
+            self._cache = state
+        return state
+
     def load(self) -> AccessDb:
-        db = self._db.get()
-        assert isinstance(db, AccessDb)
-        return db
+        return self._state().db
 
     def password_hash(self, userid: str) -> str | None:
-        return self._secrets(self._shadow).get(userid)
+        return self._state().shadow.get(userid)
 
     def token_hash(self, full_tokenid: str) -> str | None:
-        return self._secrets(self._tokens).get(full_tokenid)
-
-    @staticmethod
-    def _secrets(cache: _CachedFile) -> dict[str, str]:
-        value = cache.get()
-        assert isinstance(value, dict)
-        return value
+        return self._state().tokens.get(full_tokenid)
 
     def signing_key(self) -> bytes:
-        """The ticket signing key, created on first use."""
-        path = self.priv / "authkey.key"
-        if not path.exists():
-            with self._locked():
-                if not path.exists():
-                    write_atomic(path, secrets.token_hex(32) + "\n", 0o600)
-        return bytes.fromhex(path.read_text("ascii").strip())
+        """The ticket signing key, created on first use (one for the whole cluster)."""
+        key = self._state().authkey
+        if key is not None:
+            return key
+        with self._locked() as state:
+            if state.authkey is None:
+                self._commit(state, {AUTHKEY: (secrets.token_hex(32) + "\n").encode()})
+        key = self._state().authkey
+        assert key is not None
+        return key
 
     # changing
 
     @contextmanager
-    def _locked(self) -> Iterator[None]:
-        self.priv.mkdir(parents=True, exist_ok=True, mode=0o700)
-        os.chmod(self.priv, 0o700)
-        with open(self.dir / ".lock", "a") as lockfile:
-            fcntl.flock(lockfile, fcntl.LOCK_EX)
-            yield
+    def _locked(self) -> Iterator[_State]:
+        with self.store.lock(LOCK):
+            yield self._state()
 
-    def _write_db(self, db: AccessDb) -> None:
-        write_atomic(self.dir / "user.cfg", format_user_cfg(db), 0o640)
+    def _commit(self, state: _State, docs: Mapping[str, bytes]) -> None:
+        self.store.commit(dict(docs), expect={n: state.revisions[n] for n in docs})
 
-    def _write_secrets(self, name: str, values: Mapping[str, str], sep: str, tail: str) -> None:
-        text = "".join(f"{k}{sep}{values[k]}{tail}\n" for k in sorted(values))
-        write_atomic(self.priv / name, text, 0o600)
+    @staticmethod
+    def _db_doc(db: AccessDb) -> dict[str, bytes]:
+        return {USER_CFG: format_user_cfg(db).encode()}
+
+    @staticmethod
+    def _secrets_doc(name: str, values: Mapping[str, str], sep: str, tail: str) -> dict[str, bytes]:
+        return {name: "".join(f"{k}{sep}{values[k]}{tail}\n" for k in sorted(values)).encode()}
 
     def add_user(
         self,
@@ -267,13 +287,14 @@ class AccessStore:
     ) -> None:
         check_userid(userid)
         user = User(userid=userid, comment=_comment(comment), enable=enable, expire=_expire(expire))
-        with self._locked():
-            db = self.load()
+        with self._locked() as state:
+            db = state.db
             if userid in db.users:
                 raise ConfigError(f"user {userid!r} already exists", key="userid", value=userid)
+            docs = self._db_doc(replace(db, users={**db.users, userid: user}))
             if password is not None:
-                self._store_password(userid, password)
-            self._write_db(replace(db, users={**db.users, userid: user}))
+                docs.update(self._password_doc(state, userid, password))
+            self._commit(state, docs)
 
     def update_user(
         self,
@@ -284,8 +305,8 @@ class AccessStore:
         comment: str | None = None,
     ) -> None:
         """Change the given attributes of a user (None: keep)."""
-        with self._locked():
-            db = self.load()
+        with self._locked() as state:
+            db = state.db
             if userid not in db.users:
                 raise NotFoundError(f"user {userid!r} does not exist")
             user = db.users[userid]
@@ -297,83 +318,84 @@ class AccessStore:
                 expire=user.expire if expire is None else _expire(expire),
                 comment=user.comment if comment is None else _comment(comment),
             )
-            self._write_db(replace(db, users={**db.users, userid: changed}))
+            self._commit(state, self._db_doc(replace(db, users={**db.users, userid: changed})))
 
     def set_password(self, userid: str, password: str) -> None:
-        with self._locked():
-            if userid not in self.load().users:
+        with self._locked() as state:
+            if userid not in state.db.users:
                 raise NotFoundError(f"user {userid!r} does not exist")
-            self._store_password(userid, password)
+            self._commit(state, self._password_doc(state, userid, password))
 
-    def _store_password(self, userid: str, password: str) -> None:
+    def _password_doc(self, state: _State, userid: str, password: str) -> dict[str, bytes]:
         if len(password) < 8:
             raise ConfigError("password: must be at least 8 characters long", key="password")
-        shadow = {**self._secrets(self._shadow), userid: hash_password(password)}
-        self._write_secrets("shadow.cfg", shadow, ":", ":")
+        return self._secrets_doc(SHADOW, {**state.shadow, userid: hash_password(password)}, ":", ":")
 
     def delete_user(self, userid: str) -> None:
         if userid == ROOT:
             raise ConfigError(f"user {ROOT!r} is the superuser and cannot be deleted", key="userid")
-        with self._locked():
-            db = self.load()
+        with self._locked() as state:
+            db = state.db
             if userid not in db.users:
                 raise NotFoundError(f"user {userid!r} does not exist")
             owned = {k for k, t in db.tokens.items() if t.userid == userid}
             users = {k: u for k, u in db.users.items() if k != userid}
             tokens = {k: t for k, t in db.tokens.items() if k not in owned}
             acl = tuple(e for e in db.acl if e.ugid != userid and e.ugid not in owned)
-            self._write_db(AccessDb(users, tokens, acl))
-            shadow = {k: v for k, v in self._secrets(self._shadow).items() if k != userid}
-            self._write_secrets("shadow.cfg", shadow, ":", ":")
-            hashes = {k: v for k, v in self._secrets(self._tokens).items() if k not in owned}
-            self._write_secrets("token.cfg", hashes, " ", "")
+            docs = self._db_doc(AccessDb(users, tokens, acl))
+            shadow = {k: v for k, v in state.shadow.items() if k != userid}
+            docs.update(self._secrets_doc(SHADOW, shadow, ":", ":"))
+            hashes = {k: v for k, v in state.tokens.items() if k not in owned}
+            docs.update(self._secrets_doc(TOKENS, hashes, " ", ""))
+            self._commit(state, docs)
 
     def add_token(self, userid: str, name: str, *, privsep: bool = True, comment: str = "") -> str:
         """Create a token; returns its secret, which is shown once and stored only hashed."""
         full = f"{userid}!{name}"
         check_tokenid(full)
-        with self._locked():
-            db = self.load()
+        with self._locked() as state:
+            db = state.db
             if userid not in db.users:
                 raise NotFoundError(f"user {userid!r} does not exist")
             if full in db.tokens:
                 raise ConfigError(f"token {full!r} already exists", key="tokenid", value=full)
             secret = new_token_secret()
-            hashes = {**self._secrets(self._tokens), full: hash_token_secret(secret)}
-            self._write_secrets("token.cfg", hashes, " ", "")
+            docs = self._secrets_doc(TOKENS, {**state.tokens, full: hash_token_secret(secret)}, " ", "")
             token = Token(userid=userid, name=name, privsep=privsep, comment=comment)
-            self._write_db(replace(db, tokens={**db.tokens, full: token}))
+            docs.update(self._db_doc(replace(db, tokens={**db.tokens, full: token})))
+            self._commit(state, docs)
             return secret
 
     def delete_token(self, userid: str, name: str) -> None:
         full = f"{userid}!{name}"
-        with self._locked():
-            db = self.load()
+        with self._locked() as state:
+            db = state.db
             if full not in db.tokens:
                 raise NotFoundError(f"token {full!r} does not exist")
             tokens = {k: t for k, t in db.tokens.items() if k != full}
-            self._write_db(replace(db, tokens=tokens, acl=tuple(e for e in db.acl if e.ugid != full)))
-            hashes = {k: v for k, v in self._secrets(self._tokens).items() if k != full}
-            self._write_secrets("token.cfg", hashes, " ", "")
+            docs = self._db_doc(replace(db, tokens=tokens, acl=tuple(e for e in db.acl if e.ugid != full)))
+            hashes = {k: v for k, v in state.tokens.items() if k != full}
+            docs.update(self._secrets_doc(TOKENS, hashes, " ", ""))
+            self._commit(state, docs)
 
     def set_acl(self, path: str, role: str, ugid: str, *, propagate: bool = True) -> AclEntry:
         entry = AclEntry(path=check_acl_path(path), ugid=ugid, role=check_role(role), propagate=propagate)
-        with self._locked():
-            db = self.load()
+        with self._locked() as state:
+            db = state.db
             self._check_ugid(db, ugid)
             same = (entry.path, entry.ugid, entry.role)
             acl = (*(e for e in db.acl if (e.path, e.ugid, e.role) != same), entry)
-            self._write_db(replace(db, acl=acl))
+            self._commit(state, self._db_doc(replace(db, acl=acl)))
         return entry
 
     def delete_acl(self, path: str, role: str, ugid: str) -> None:
         norm = check_acl_path(path)
-        with self._locked():
-            db = self.load()
+        with self._locked() as state:
+            db = state.db
             acl = tuple(e for e in db.acl if (e.path, e.ugid, e.role) != (norm, ugid, role))
             if len(acl) == len(db.acl):
                 raise NotFoundError(f"no ACL entry {norm} {ugid} {role}")
-            self._write_db(replace(db, acl=acl))
+            self._commit(state, self._db_doc(replace(db, acl=acl)))
 
     @staticmethod
     def _check_ugid(db: AccessDb, ugid: str) -> None:

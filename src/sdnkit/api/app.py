@@ -119,7 +119,7 @@ def _default_service(config_dir: str) -> Any:
 def create_app(
     config_dir: str | os.PathLike[str], *, service: Any = None, extras: Mapping[str, Any] | None = None
 ) -> FastAPI:
-    """The API app for one config directory (``service`` replaces the default SdnService)."""
+    """The API app for one store: a directory or an etcd URL (``service`` replaces the default SdnService)."""
     directory = os.fspath(config_dir)
     app = FastAPI(
         title="sdnkit SDN API",

@@ -16,6 +16,7 @@ IpamExhaustedError     409   no free address
 LockError              423   the SDN config is locked (wrong or missing ``lock-token``)
 NotSupportedError      400   the operation does not exist for this object (e.g. status of netbox)
 PluginError            502   an external IPAM/DNS server failed
+StoreError             503   the cluster store (etcd) cannot be reached
 anything else          500   a fault of the server, never of the input
 =====================  ====  ====================================================================
 
@@ -41,6 +42,7 @@ from sdnkit.errors import (
     NotSupportedError,
     PermissionDeniedError,
     PluginError,
+    StoreError,
 )
 
 __all__ = ["REASON_HEADER", "STATUS_OF", "error", "from_exception", "ok", "status_of"]
@@ -61,6 +63,7 @@ STATUS_OF: dict[type[BaseException], int] = {
     LockError: 423,
     NotSupportedError: 400,
     PluginError: 502,
+    StoreError: 503,
 }
 
 

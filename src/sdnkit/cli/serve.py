@@ -6,8 +6,10 @@
     sdn serve --listen 0.0.0.0:8006 --cert /etc/ssl/sdn.pem --key /etc/ssl/sdn.key
     sdn serve --listen 127.0.0.1:8080 --insecure-http   # plain HTTP, for local development only
 
-On first start without ``--cert``, a self-signed certificate is created in
-``<config dir>/tls/`` and reused afterwards; its SHA-256 fingerprint is printed. The first line
+On first start without ``--cert``, a self-signed certificate is created in ``<state dir>/tls/``
+and reused afterwards; its SHA-256 fingerprint is printed. The state directory is node-local:
+the store directory for a directory store, ``/var/lib/sdnkit`` for an etcd store
+(``--state-dir``). Users, tokens and the ticket key are in the store, shared by every node. The first line
 on standard output is ``listening on <url>`` once the socket is bound (port 0 picks a free one).
 """
 
@@ -49,6 +51,13 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def state_dir(args: argparse.Namespace) -> str:
+    """Node-local state (the TLS certificate): --state-dir, else the store directory, else /var/lib/sdnkit."""
+    from sdnkit.store import DEFAULT_STATE_DIR, local_dir
+
+    return getattr(args, "state_dir", None) or local_dir(args.config_dir) or DEFAULT_STATE_DIR
+
+
 def serve(args: argparse.Namespace) -> int:
     # the web stack and cryptography load only for this command: other commands stay quick
     from sdnkit.api.app import create_app
@@ -60,7 +69,7 @@ def serve(args: argparse.Namespace) -> int:
         raise ConfigError("--cert and --key go together", key="cert")
     certfile = keyfile = None
     if not args.insecure_http:
-        pair = load_certificate(args.cert, args.key) if args.cert else ensure_certificate(args.config_dir)
+        pair = load_certificate(args.cert, args.key) if args.cert else ensure_certificate(state_dir(args))
         certfile, keyfile = str(pair.cert), str(pair.key)
         print(f"certificate {certfile} (SHA-256 fingerprint {fingerprint(certfile)})", file=sys.stderr)
     elif not _is_loopback(listen.host):
@@ -82,9 +91,15 @@ def register(subparsers: Any) -> None:
         "--listen", default=DEFAULT_LISTEN, metavar="ADDR:PORT", help=f"default {DEFAULT_LISTEN}"
     )
     parser.add_argument(
-        "--cert", metavar="FILE", help="TLS certificate (PEM; default: self-signed in the config dir)"
+        "--cert", metavar="FILE", help="TLS certificate (PEM; default: self-signed in the state dir)"
     )
     parser.add_argument("--key", metavar="FILE", help="TLS private key (PEM)")
+    parser.add_argument(
+        "--state-dir",
+        metavar="DIR",
+        help="node-local state: the self-signed certificate in DIR/tls (default: the store directory; "
+        "/var/lib/sdnkit when the store is etcd)",
+    )
     parser.add_argument(
         "--insecure-http", action="store_true", help="serve plain HTTP (local development only)"
     )

@@ -12,8 +12,9 @@ Backends:
 * ``DocumentStorage``: the whole document rewritten per change, on any ``Store`` (the fallback).
 * ``JournalStorage`` (``ipam/journal.py``): the state document in the store, plus an
   append-only journal of ops on local disk; for the local-directory store.
-* an etcd backend will map the same ops to keys in one etcd transaction and rerun the function
-  on a revision conflict, which is why the function must only touch ``txn``.
+* ``KeyedStorage`` (``ipam/keyed.py``): one store document per address, each transaction one
+  compare-and-swap commit, the function run again on a conflict (which is why it must only
+  touch ``txn``); for stores a cluster shares (etcd).
 """
 
 from __future__ import annotations
@@ -47,6 +48,10 @@ class Txn:
         self._undo.extend(reversed(self.state.inverse(op)))
         self.state.apply(op)
         self.ops.append(op)
+
+    def touched(self) -> list[Op]:
+        """The ops applied and their inverses: together they name every record that changed."""
+        return [*self.ops, *self._undo]
 
     def rollback(self) -> None:
         """Undo every op applied so far, newest first."""
@@ -92,8 +97,9 @@ class DocumentStorage:
     """State as one document of any ``Store``, rewritten whole on every change, under its lock.
 
     Correct on every backend (the read-check-write runs under the store's ``ipam`` lock and the
-    commit is compare-and-swap on the document's revision) but slow for big states: use it where
-    no journal backend exists yet. The parsed state is kept while the revision is unchanged.
+    commit is compare-and-swap on the document's revision) but slow for big states, and on etcd
+    the document would grow past etcd's request limit: ``KeyedStorage`` is the one used there.
+    The parsed state is kept while the revision is unchanged.
     """
 
     def __init__(self, store: Store, name: str = DOCUMENT, *, lock_timeout: float = 10.0) -> None:

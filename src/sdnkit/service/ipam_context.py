@@ -20,8 +20,9 @@ from sdnkit.config.schema import Kind
 from sdnkit.errors import ConfigError, NotFoundError
 from sdnkit.ipam.base import IpamPlugin, PluginEnv, build_plugin
 from sdnkit.ipam.journal import JournalStorage
+from sdnkit.ipam.keyed import KeyedStorage
 from sdnkit.ipam.ranges import network
-from sdnkit.ipam.storage import DocumentStorage, IpamStorage
+from sdnkit.ipam.storage import IpamStorage
 from sdnkit.store.base import Store
 from sdnkit.store.local import LocalStore
 from sdnkit.store.snapshot import load_snapshot
@@ -52,7 +53,7 @@ def storage_for(store: Store) -> IpamStorage:
     """The built-in IPAM's storage for ``store``, one per store and process (it caches state).
 
     A local directory store gets the journal (``<dir>/.sdnkit/pve-ipam.journal``); any other
-    store the whole-document fallback, until its own backend exists (etcd).
+    store (etcd) one document per address (``ipam/keyed.py``).
     """
     with _storages_lock:
         if isinstance(store, LocalStore):
@@ -64,7 +65,7 @@ def storage_for(store: Store) -> IpamStorage:
             _journals.move_to_end(root)
             return _journals[root]
         if store not in _documents:
-            _documents[store] = DocumentStorage(store)
+            _documents[store] = KeyedStorage(store)
         return _documents[store]
 
 

@@ -22,7 +22,7 @@ and keeps its type (``IpamExhaustedError`` stays a 409):
 3. ``dns``: A/AAAA and PTR records (zone ``dns``/``reversedns``/``dnszone``, with a hostname);
 4. ``firewall``: this node's ``guest-ipam-<guest>`` nftables sets (when ``ctx.firewall``);
 5. ``device``: a veth into ``netns``, or a tap, plugged into the vnet bridge (when asked);
-6. ``registry``: the port record in ``ports.json``.
+6. ``registry``: the port record, the store document ``ports/<vnet>/<guest>/<mac>.json``.
 
 ``del_port`` removes the same things (device first), all or nothing as well. Port operations
 hold the store lock ``ports``; ports are created on ``ctx.node``.
@@ -54,7 +54,7 @@ from sdnkit.realize.ipsets import apply_ipsets
 from sdnkit.realize.port_device import DeviceKind, PortDevice, link_exists, netns_exists, plug, unplug
 from sdnkit.service import ipam as ipam_service
 from sdnkit.service.port_addresses import PortRequest, builtin_zone, give_back, take, zone_allocations
-from sdnkit.service.port_registry import PORTS_DOC, Port, port_key, read_ports, write_ports
+from sdnkit.service.port_registry import PORTS_DOC, Port, PortsRevision, port_key, read_ports, write_ports
 from sdnkit.store.base import Store
 from sdnkit.store.snapshot import load_snapshot
 
@@ -98,7 +98,7 @@ class _View:
     ipam: ipam_service.IpamContext  # running zones/vnets/subnets + current IPAM definitions
     dns: dict[str, Dns]
     ports: dict[str, Port]
-    revision: str
+    revision: PortsRevision
 
     @classmethod
     def load(cls, ctx: PortContext) -> _View:

@@ -7,6 +7,11 @@ so a copy of a PVE directory is a store. sdnkit's own bookkeeping lives in ``.sd
 * ``journal``: the redo log of a multi-document commit;
 * ``locks/<name>``: the named locks of ``Store.lock`` (``sdn`` is PVE's ``domain-sdn``).
 
+``watch`` polls (every ``POLL`` seconds, only while someone waits): a change is a different
+(inode, size, mtime) of a file under the watched prefixes, which every commit gives since it
+replaces files by rename. ``publish`` writes a plain document: nothing expires it here, so its
+readers judge staleness from the timestamp its holder puts in it (``store/base.py``).
+
 Crash safety. A single document is written to a temporary file in the same directory, fsynced,
 renamed over the old one, and the directory is fsynced. A commit of several documents first writes
 the whole change set to ``.sdnkit/journal`` (temporary file, fsync, rename, fsync): from that moment
@@ -35,12 +40,14 @@ from pathlib import Path
 from sdnkit.errors import ConflictError, InternalError, LockError
 from sdnkit.store.base import ABSENT, Document, check_name
 
-__all__ = ["LocalStore"]
+__all__ = ["LocalLease", "LocalStore", "LocalWatch"]
 
 META = ".sdnkit"
 TMP_SUFFIX = ".sdnkit-tmp"
 FILE_MODE = 0o640  # ipams.cfg and dns.cfg hold API tokens
+PRIVATE = "priv"  # a directory of this name holds secrets: mode 0700, its files 0600 (PVE's /etc/pve/priv)
 COMMIT_LOCK_TIMEOUT = 30.0
+POLL = 0.1  # seconds between looks of a waiting watch
 
 # named locks held by this thread, by (store directory, name): re-entrant across store objects
 _HELD = threading.local()
@@ -113,6 +120,10 @@ class LocalStore:
         with self._commit_lock(shared=True):
             return {n: self._read_file(n) for n in wanted}
 
+    def read_prefix(self, prefix: str) -> dict[str, Document]:
+        docs = self.read_many(list(self.names(prefix)))
+        return {n: d for n, d in docs.items() if d is not None}
+
     def _read_file(self, name: str) -> Document | None:
         try:
             data = (self.root / name).read_bytes()
@@ -138,7 +149,9 @@ class LocalStore:
 
     # writing ---------------------------------------------------------------------------------
 
-    def commit(self, changes: Mapping[str, bytes | None], *, expect: Mapping[str, str] | None = None) -> None:
+    def commit(
+        self, changes: Mapping[str, bytes | None], *, expect: Mapping[str, str] | None = None
+    ) -> dict[str, str]:
         changes = {check_name(n, META): d for n, d in changes.items()}
         expect = {check_name(n, META): r for n, r in (expect or {}).items()}
         self._ensure_meta()
@@ -150,6 +163,7 @@ class LocalStore:
             self._apply(changes)
             if len(changes) > 1:
                 self._remove_journal()
+        return {n: ABSENT if d is None else revision(d) for n, d in changes.items()}
 
     def _check(self, expect: Mapping[str, str]) -> None:
         for name, want in expect.items():
@@ -172,7 +186,7 @@ class LocalStore:
                     path.unlink()
             else:
                 self._make_dirs(path.parent)
-                _write_file(path, data)
+                _write_file(path, data, 0o600 if PRIVATE in name.split("/")[:-1] else FILE_MODE)
             dirs.add(path.parent)
         for directory in sorted(dirs):
             with suppress(FileNotFoundError):
@@ -183,7 +197,7 @@ class LocalStore:
             return
         self._make_dirs(directory.parent)
         with suppress(FileExistsError):
-            directory.mkdir(mode=0o755)
+            directory.mkdir(mode=0o700 if directory.name == PRIVATE else 0o755)
         _fsync_dir(directory.parent)
 
     def _ensure_meta(self) -> None:
@@ -268,3 +282,98 @@ class LocalStore:
                 held[key] = 0
         finally:
             os.close(fd)
+
+    # change notification and ephemeral documents ----------------------------------------------
+
+    def watch(self, prefixes: Iterable[str]) -> LocalWatch:
+        return LocalWatch(self, [check_prefix(p) for p in prefixes])
+
+    def publish(self, name: str, data: bytes, ttl: float) -> LocalLease:
+        check_name(name, META)
+        self.commit({name: data})
+        return LocalLease(self, name, data, ttl)
+
+    def close(self) -> None:
+        pass  # nothing held between calls
+
+    def fingerprint(self, prefixes: Iterable[str]) -> tuple[tuple[str, int, int, int], ...]:
+        """(name, inode, size, mtime) of every document under ``prefixes``: a commit changes it."""
+        out: list[tuple[str, int, int, int]] = []
+        for prefix in sorted(set(prefixes)):
+            top = self.root / prefix.rpartition("/")[0]
+            for dirpath, dirnames, filenames in os.walk(top):
+                rel = Path(dirpath).relative_to(self.root)
+                if rel == Path("."):
+                    dirnames[:] = [d for d in dirnames if d != META]
+                for fname in filenames:
+                    name = fname if rel == Path(".") else f"{rel}/{fname}"
+                    if name.startswith(prefix) and not fname.endswith(TMP_SUFFIX):
+                        with suppress(FileNotFoundError):
+                            st = os.stat(Path(dirpath) / fname)
+                            out.append((name, st.st_ino, st.st_size, st.st_mtime_ns))
+        return tuple(sorted(out))
+
+
+def check_prefix(prefix: str) -> str:
+    """A watch or listing prefix: a name, or the start of one, that stays inside the store."""
+    if prefix and not prefix.endswith("/"):
+        check_name(prefix)
+    elif prefix:
+        check_name(prefix.rstrip("/"))
+    return prefix
+
+
+class LocalWatch:
+    """``Store.watch`` on a directory: compares fingerprints, polling while ``wait`` waits."""
+
+    def __init__(self, store: LocalStore, prefixes: list[str]) -> None:
+        self._store = store
+        self._prefixes = prefixes or [""]
+        self._seen = store.fingerprint(self._prefixes)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            now = self._store.fingerprint(self._prefixes)
+            if now != self._seen:
+                self._seen = now
+                return True
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+            pause = POLL if deadline is None else min(POLL, max(0.0, deadline - time.monotonic()))
+            time.sleep(pause)
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> LocalWatch:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class LocalLease:
+    """``Store.publish`` on a directory: a plain document, deleted by ``close``."""
+
+    def __init__(self, store: LocalStore, name: str, data: bytes, ttl: float) -> None:
+        self._store = store
+        self.name = name
+        self.ttl = ttl
+        self._data = data
+
+    def refresh(self, data: bytes | None = None) -> None:
+        if data is not None:
+            self._data = data
+            self._store.commit({self.name: data})
+        elif self._store.read(self.name) is None:  # deleted by someone: there again
+            self._store.commit({self.name: self._data})
+
+    def close(self) -> None:
+        self._store.commit({self.name: None})
+
+    def __enter__(self) -> LocalLease:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
