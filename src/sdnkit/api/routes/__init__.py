@@ -16,5 +16,7 @@ ROUTE_MODULES: tuple[str, ...] = (
     "ipams",
     "dns",
     "fabrics",
+    "ports",
     "nodes",
+    "schema",
 )
