@@ -7,6 +7,9 @@ reaches the forms with no UI change); the ports listing is filtered by ACL like 
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -20,6 +23,8 @@ if TYPE_CHECKING:
     from tests.api.conftest import Server
 
 pytestmark = pytest.mark.api
+
+SDN = str(Path(sys.executable).with_name("sdn"))
 
 
 def _root(server: Server) -> str:
@@ -135,3 +140,20 @@ def test_logout_clears_the_ticket_cookie(server: Server) -> None:
     assert "PVEAuthCookie=" in out.headers["set-cookie"] and "Max-Age=0" in out.headers["set-cookie"]
     assert not session.cookies.get("PVEAuthCookie")
     assert session.get(f"{server.url}/cluster/sdn/zones", verify=server.cafile).status_code == 401
+
+
+def test_serve_prints_the_ui_url_and_how_to_set_a_login(tmp_path: Path) -> None:
+    cmd = [SDN, "--config-dir", str(tmp_path), "serve", "--listen", "127.0.0.1:0"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None and proc.stderr is not None
+        first, second = proc.stdout.readline(), proc.stdout.readline()
+        assert first.startswith("listening on https://127.0.0.1:") and first.rstrip().endswith("/api2/json")
+        root = first.split()[2].removesuffix("/api2/json")
+        assert second.strip() == f"web UI at {root}/"
+        page = requests.get(f"{root}/", verify=str(tmp_path / "tls" / "sdn-ssl.pem"), timeout=30)
+        assert page.status_code == 200 and "sdnkit SDN" in page.text
+    finally:
+        proc.terminate()
+        _out, err = proc.communicate(timeout=30)
+    assert "root@pam has no password yet: `sdn user passwd root@pam`" in err
