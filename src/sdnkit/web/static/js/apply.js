@@ -7,34 +7,49 @@
 import { html, useEffect, useState, Fragment } from './html.js';
 import { get, put } from './api.js';
 import { Alert, Badge, Modal, StateBadge, usePoll } from './ui.js';
-import { label } from './schema.js';
+import { allOptions, label } from './schema.js';
 import { show } from './pending.js';
-import { loadStatus, nodeState, StatusBadge } from './status.js';
+import { loadStatus, NodeBadge, nodeState, StatusBadge } from './status.js';
 
 const KIND_NAMES = { zones: 'zone', vnets: 'vnet', subnets: 'subnet', controllers: 'controller', fabrics: 'fabric' };
 
-function Value({ value }) {
-  const text = show(value, null);
+function Value({ value, format }) {
+  const text = show(value, format);
   return text === '' ? html`<span class="muted">—</span>` : text;
 }
 
+/** The format of an option of a diff's kind (fabrics.cfg holds fabrics and their nodes). */
+function formatOf(schema, kind, key) {
+  const colls = Object.values(schema.collections).filter((c) => c.kind === kind);
+  for (const coll of colls) {
+    const opt = allOptions(coll).find((o) => o.key === key);
+    if (opt) return opt.format;
+  }
+  return null;
+}
+
 /** Every object apply would change, option by option (old → new). */
-export function DiffView({ changes }) {
+export function DiffView({ changes, schema }) {
   if (!changes.length) return html`<p class="muted">No pending changes: the running configuration is the configuration.</p>`;
   return html`<table class="grid diff">
     <thead><tr><th scope="col">Object</th><th scope="col">Change</th><th scope="col">Option</th>
       <th scope="col">Running</th><th scope="col">Pending</th></tr></thead>
     <tbody>${changes.map((c) => {
       const entries = Object.entries(c.changes);
-      return html`<${Fragment} key=${`${c.kind}/${c.id}`}>${entries.map(([key, v], i) => html`<tr key=${key}>
+      return html`<${Fragment} key=${`${c.kind}/${c.id}`}>${entries.map(([key, v], i) => {
+        const format = formatOf(schema, c.kind, key);
+        return html`<tr key=${key}>
         ${i === 0 ? html`<td rowspan=${entries.length} class="id">${KIND_NAMES[c.kind] || c.kind} ${c.id}</td>
           <td rowspan=${entries.length}><${StateBadge} state=${c.state} /></td>` : null}
         <td>${label(key)}</td>
         <td class=${v.old !== null && v.old !== undefined ? 'change' : ''}>${v.old !== null && v.old !== undefined
-          ? html`<span class=${c.state === 'new' ? '' : 'old'}><${Value} value=${v.old} /></span>` : html`<span class="muted">—</span>`}</td>
-        <td>${v.new !== null && v.new !== undefined ? html`<span class="change"><span class="new"><${Value} value=${v.new} /></span></span>`
+          ? html`<span class=${c.state === 'new' ? '' : 'old'}><${Value} value=${v.old} format=${format} /></span>`
+          : html`<span class="muted">—</span>`}</td>
+        <td>${v.new !== null && v.new !== undefined
+          ? html`<span class="change"><span class="new"><${Value} value=${v.new} format=${format} /></span></span>`
           : html`<span class="change"><span class="gone">deleted</span></span>`}</td>
-      </tr>`)}</${Fragment}>`;
+      </tr>`;
+      })}</${Fragment}>`;
     })}</tbody>
   </table>`;
 }
@@ -101,16 +116,20 @@ function NodeProgress() {
     <${Alert} error=${error} />
     ${nodes ? html`<ul class="progress-list" aria-label="Status per node">${nodes.map((n) => {
       const state = nodeState(n);
-      const text = state === 'pending' ? (n.zones.find((z) => z.statusmsg) || {}).statusmsg || 'waiting for the node' : state === 'none'
-        ? 'nothing deployed on this node' : state === 'error' ? 'failed: see the SDN overview' : 'running configuration realized';
-      return html`<li key=${n.node}><span class="node">${n.node}</span>
-        ${state === 'none' ? html`<${Badge}>none<//>` : html`<${StatusBadge} status=${state} />`}<span>${text}</span></li>`;
+      const text = {
+        pending: (n.zones.find((z) => z.statusmsg) || {}).statusmsg || 'waiting for the node',
+        none: 'nothing is deployed on this node',
+        unreported: 'no agent has reported from this node',
+        error: 'failed: see the status in the SDN overview',
+        available: 'running configuration realized',
+      }[state];
+      return html`<li key=${n.node}><span class="node">${n.node}</span><${NodeBadge} state=${state} /><span>${text}</span></li>`;
     })}</ul>` : html`<span class="spinner" aria-hidden="true"></span>`}
   </div>`;
 }
 
 /** Review the pending diff, apply it, follow the task and the nodes. */
-export function ApplyDialog({ onClose }) {
+export function ApplyDialog({ schema, onClose }) {
   const [diff, setDiff] = useState(null);
   const [error, setError] = useState(null);
   const [upid, setUpid] = useState(null);
@@ -137,7 +156,7 @@ export function ApplyDialog({ onClose }) {
         ${diff && !upid ? html`<span class="muted">running version ${diff.version} → ${diff['next-version']}</span>` : null}</header>
       <div class="content">
         <${Alert} error=${error} />
-        ${!upid && diff ? html`<${DiffView} changes=${diff.changes} />` : null}
+        ${!upid && diff ? html`<${DiffView} changes=${diff.changes} schema=${schema} />` : null}
         ${!upid && !diff && !error ? html`<span class="spinner" aria-label="Loading the pending changes"></span>` : null}
         ${upid ? html`<${TaskProgress} upid=${upid} onFinished=${setFinished} />` : null}
         ${finished ? html`<${NodeProgress} />` : null}

@@ -6,7 +6,17 @@ import { Alert, Confirm, usePoll, useLoad } from '../ui.js';
 import { ApplyDialog, DiffView } from '../apply.js';
 import { loadStatus, nodeState, StatusTable } from '../status.js';
 
-export function Overview({ pending, onChanged }) {
+function nodeSummary(nodes, bad, waiting, silent) {
+  if (!nodes) return '';
+  const parts = [];
+  if (bad) parts.push(`${bad} with errors`);
+  if (waiting) parts.push(`${waiting} not up to date`);
+  if (silent) parts.push(`${silent} without agent report`);
+  if (parts.length) return parts.join(', ');
+  return nodes.every((n) => nodeState(n) === 'none') ? 'nothing deployed yet' : 'all up to date';
+}
+
+export function Overview({ schema, pending, onChanged }) {
   const status = useLoad(loadStatus, []);
   usePoll(status.reload, 5000);
   const [dialog, setDialog] = useState(null);
@@ -15,6 +25,7 @@ export function Overview({ pending, onChanged }) {
   const nodes = status.data || [];
   const bad = nodes.filter((n) => nodeState(n) === 'error').length;
   const waiting = nodes.filter((n) => nodeState(n) === 'pending').length;
+  const silent = nodes.filter((n) => nodeState(n) === 'unreported').length;
   const closed = (changed) => {
     setDialog(null);
     if (changed) {
@@ -33,7 +44,7 @@ export function Overview({ pending, onChanged }) {
           <button type="button" onClick=${() => setDialog('rollback')} disabled=${count === 0}>Rollback…</button>
         </div></div>
       <div class="tile"><div class="label">Nodes</div><div class="value">${status.data ? nodes.length : '–'}</div>
-        <div class="muted">${bad ? `${bad} with errors` : waiting ? `${waiting} not up to date` : !status.data ? '' : nodes.every((n) => nodeState(n) === 'none') ? 'nothing deployed yet' : 'all up to date'}</div></div>
+        <div class="muted">${nodeSummary(status.data, bad, waiting, silent)}</div></div>
       <div class="tile"><div class="label">Next version</div><div class="value">${diff ? diff['next-version'] : '–'}</div>
         <div class="muted">after Apply</div></div>
     </div>
@@ -41,7 +52,7 @@ export function Overview({ pending, onChanged }) {
       <header><h2>Pending changes</h2><button type="button" onClick=${onChanged}>Reload</button></header>
       <div class="body ${diff && diff.changes.length ? 'flush' : ''}">
         <${Alert} error=${pending.error} />
-        ${diff ? html`<${DiffView} changes=${diff.changes} />` : null}
+        ${diff ? html`<${DiffView} changes=${diff.changes} schema=${schema} />` : null}
       </div>
     </section>
     <section class="card" aria-label="Status per node">
@@ -53,7 +64,7 @@ export function Overview({ pending, onChanged }) {
         ${status.data ? html`<${StatusTable} nodes=${nodes} />` : null}
       </div>
     </section>
-    ${dialog === 'apply' ? html`<${ApplyDialog} onClose=${closed} />` : null}
+    ${dialog === 'apply' ? html`<${ApplyDialog} schema=${schema} onClose=${closed} />` : null}
     ${dialog === 'rollback' ? html`<${Confirm} title="Roll back pending changes"
       text="Every pending change is discarded: the configuration becomes the running configuration again."
       action="Roll back" danger=${true} onConfirm=${() => post('/cluster/sdn/rollback')} onClose=${closed} />` : null}
