@@ -33,6 +33,11 @@ export function setUnauthorizedHandler(fn) {
   onUnauthorized = fn;
 }
 
+/** End the session as a 401 does (the login form comes back with ``err``'s reason). */
+export function expire(err) {
+  onUnauthorized(err);
+}
+
 function keep(data) {
   session = { username: data.username, ticket: data.ticket, csrf: data.CSRFPreventionToken, cap: data.cap };
   sessionStorage.setItem(KEY, JSON.stringify(session));

@@ -87,7 +87,9 @@ function useRenewal(setNotice) {
       await api.renew();
       setNotice(null);
     } catch (err) {
-      if (err.status !== 401) {
+      if (err.status === 401) {
+        api.expire(err);
+      } else {
         const ends = new Date(api.ticketTime(api.getSession().ticket) + api.TICKET_LIFETIME).toLocaleTimeString();
         setNotice(`The session could not be renewed (${err.message}); it ends at ${ends}.`);
       }
@@ -121,7 +123,8 @@ function Shell({ session, onLogout }) {
   return html`<div class="shell">
     <header class="topbar">
       <div class="brand"><img src="favicon.svg" alt="" /><span>sdnkit SDN</span></div>
-      <a class=${`pending-pill ${count === 0 ? 'none' : ''}`} href="#/overview" aria-live="polite">
+      <a class=${`pending-pill ${count === 0 ? 'none' : ''}`} href="#/overview" aria-live="polite"
+        title=${pending.error ? pending.error.message : undefined}>
         ${count === null ? 'pending: unknown' : count === 0 ? 'no pending changes' : `${count} pending change${count > 1 ? 's' : ''}`}
       </a>
       <span class="spacer"></span>

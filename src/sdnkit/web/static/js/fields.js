@@ -5,13 +5,17 @@ import { html } from './html.js';
 import { label, typeName } from './schema.js';
 import { propertyItems, show } from './pending.js';
 
-/** The kind of widget a descriptor gets. */
+/** ``choices`` while the objects a reference may name are being loaded. */
+export const LOADING = 'loading';
+
+/** The kind of widget a descriptor gets (a reference: a select of the objects, text when they cannot be listed). */
 export function widgetOf(opt, choices) {
   const fmt = opt.format;
   if (fmt.type === 'boolean') return opt.default === '1' ? 'tristate' : 'checkbox';
   if (fmt.type === 'array' && fmt.items.type === 'property-string') return 'array';
   if (fmt.enum) return 'select';
-  if (opt.ref && fmt.type !== 'list' && choices) return 'ref';
+  if (opt.ref && fmt.type !== 'list' && choices === LOADING) return 'loading';
+  if (opt.ref && fmt.type !== 'list' && Array.isArray(choices)) return 'ref';
   return 'text';
 }
 
@@ -101,6 +105,9 @@ function Input({ opt, id, value, onChange, kind, choices, described, error, disa
       <option value="">default (${show(opt.default, fmt)})</option><option value="1">yes</option><option value="0">no</option>
     </select>`;
   }
+  if (kind === 'loading') {
+    return html`<select ...${common} disabled><option>loading…</option></select>`;
+  }
   if (kind === 'select' || kind === 'ref') {
     const values = kind === 'select' ? fmt.enum : choices;
     const known = value === '' || values.includes(value);
@@ -117,7 +124,7 @@ function Input({ opt, id, value, onChange, kind, choices, described, error, disa
 }
 
 function Suggestions({ opt, value, choices, onChange, disabled }) {
-  if (!choices || !choices.length || opt.format.type !== 'list') return null;
+  if (!Array.isArray(choices) || !choices.length || opt.format.type !== 'list') return null;
   const have = String(value || '').split(/[,;\s]+/).filter(Boolean);
   const missing = choices.filter((c) => !have.includes(c));
   if (!missing.length) return null;

@@ -4,7 +4,7 @@
 import { html, useEffect, useMemo, useRef, useState } from './html.js';
 import { fill, get, post, put } from './api.js';
 import { Alert, Modal } from './ui.js';
-import { Field, toForm, toParam } from './fields.js';
+import { Field, LOADING, toForm, toParam } from './fields.js';
 import { label, noun, typeName, typeOf } from './schema.js';
 import { pendingChanges } from './pending.js';
 
@@ -56,7 +56,7 @@ function useParents(schema, coll, fixed) {
   return parents;
 }
 
-export function ObjectForm({ schema, collName, mode, obj, parent: fixedParent, onClose }) {
+export function ObjectForm({ schema, collName, mode, obj, shownId, parent: fixedParent, onClose }) {
   const coll = schema.collections[collName];
   const editing = mode === 'edit';
   const typeNames = Object.keys(coll.types);
@@ -67,7 +67,7 @@ export function ObjectForm({ schema, collName, mode, obj, parent: fixedParent, o
   const [ident, setIdent] = useState('');
   const [values, setValues] = useState({});
   const [original, setOriginal] = useState(null);
-  const [choices, setChoices] = useState({});
+  const [choices, setChoices] = useState(null); // null: still loading
   const [errors, setErrors] = useState({});
   const [error, setError] = useState(null);
   const [busy, setBusy] = useState(false);
@@ -84,6 +84,7 @@ export function ObjectForm({ schema, collName, mode, obj, parent: fixedParent, o
 
   useEffect(() => {
     const refs = new Set(options.filter((o) => o.ref).map((o) => o.ref));
+    setChoices(null);
     loadChoices(schema, refs).then(setChoices);
   }, [spec]);
 
@@ -150,12 +151,12 @@ export function ObjectForm({ schema, collName, mode, obj, parent: fixedParent, o
 
   const prefix = `${collName}-form`;
   const what = noun(collName, coll);
-  const title = editing ? `Edit ${what} ${id}` : `Create ${what}`;
+  const title = editing ? `Edit ${what} ${shownId || id}` : `Create ${what}`;
   const required = options.filter((o) => o.required);
   const optional = options.filter((o) => !o.required);
   const field = (opt) => html`<${Field} key=${opt.key} opt=${opt} idPrefix=${prefix} value=${valueOf(opt)}
     onChange=${(v) => setValue(opt.key, v)} error=${errors[opt.key]} pending=${pending[opt.key]}
-    choices=${opt.ref ? choices[opt.ref] : null} disabled=${busy || (editing && !original)} />`;
+    choices=${!opt.ref ? null : choices ? choices[opt.ref] : LOADING} disabled=${busy || (editing && !original)} />`;
   const idErr = errors[coll.id.key];
   const typeErr = coll.type_param ? errors[coll.type_param] : null;
   const parentErr = coll.parent ? errors[coll.parent.param] : null;
@@ -176,7 +177,7 @@ export function ObjectForm({ schema, collName, mode, obj, parent: fixedParent, o
             ${parentErr ? html`<span class="err" id=${`${prefix}-parent-err`}>${parentErr}</span>` : null}
           </div>` : null}
           ${!editing && coll.type_param && !coll.type_from_parent ? html`<div class="field">
-            <span class="label-row"><label for=${`${prefix}-type`}>Type</label><span class="req" aria-hidden="true">*</span></span>
+            <span class="label-row"><label for=${`${prefix}-type`}>${label(coll.type_param)}</label><span class="req" aria-hidden="true">*</span></span>
             <select id=${`${prefix}-type`} value=${type} aria-describedby=${`${prefix}-type-help`}
               aria-invalid=${typeErr ? 'true' : 'false'} onChange=${(ev) => setType(ev.currentTarget.value)}>
               ${typeNames.map((t) => html`<option value=${t}>${typeName(t)}</option>`)}

@@ -49,7 +49,7 @@ export function ObjectTable(props) {
   const what = noun(collName, coll);
   const showParent = coll.parent && (!parents || parents.length !== 1);
   const fixedParent = coll.parent && parents && parents.length === 1 ? parents[0] : null;
-  const span = 4 + cols.length + (coll.type_param ? 1 : 0) + (showParent ? 1 : 0);
+  const span = 3 + cols.length + (coll.type_param ? 1 : 0) + (showParent ? 1 : 0);
 
   const done = (changed) => {
     setDialog(null);
@@ -86,7 +86,7 @@ export function ObjectTable(props) {
           ${coll.type_param ? html`<th scope="col">${label(coll.type_param)}</th>` : null}
           ${showParent ? html`<th scope="col">${label(coll.parent.param.replace(/_id$/, ''))}</th>` : null}
           ${cols.map((c) => html`<th scope="col">${label(c.key)}</th>`)}
-          <th scope="col">State</th><th scope="col"><span class="sr-only">Details</span></th><th scope="col"><span class="sr-only">Actions</span></th>
+          <th scope="col">State</th><th scope="col"><span class="sr-only">Actions</span></th>
         </tr></thead>
         <tbody>
           ${!loading && !error && rows.length === 0 ? html`<tr><td class="empty" colspan=${span}>No ${coll.kind === 'dns' ? 'DNS servers' : label(coll.kind).toLowerCase()} yet.</td></tr>` : null}
@@ -106,10 +106,10 @@ export function ObjectTable(props) {
                 ${showParent ? html`<td class="val">${obj[coll.parent.param]}</td>` : null}
                 ${cols.map((c) => html`<td class="val"><${OptionValue} obj=${obj} opt=${c} /></td>`)}
                 <td><${StateBadge} state=${obj.state} /></td>
-                <td><button type="button" class="small" aria-expanded=${String(!!open[rowKey])}
-                  aria-label=${`Details of ${what} ${shownId}`}
-                  onClick=${() => setOpen({ ...open, [rowKey]: !open[rowKey] })}>${open[rowKey] ? 'Hide' : 'Details'}</button></td>
                 <td class="actions">
+                  <button type="button" class="small" aria-expanded=${String(!!open[rowKey])}
+                    aria-label=${`Details of ${what} ${shownId}`}
+                    onClick=${() => setOpen({ ...open, [rowKey]: !open[rowKey] })}>${open[rowKey] ? 'Hide' : 'Details'}</button>
                   <button type="button" class="small" disabled=${deleted} aria-label=${`Edit ${what} ${shownId}`}
                     onClick=${() => setDialog({ kind: 'edit', obj })}>Edit</button>
                   <button type="button" class="small danger" disabled=${deleted} aria-label=${`Delete ${what} ${shownId}`}
@@ -125,7 +125,7 @@ export function ObjectTable(props) {
     ${dialog && dialog.kind === 'create' ? html`<${ObjectForm} schema=${schema} collName=${collName} mode="create"
       parent=${fixedParent} onClose=${done} />` : null}
     ${dialog && dialog.kind === 'edit' ? html`<${ObjectForm} schema=${schema} collName=${collName} mode="edit"
-      obj=${dialog.obj} onClose=${done} />` : null}
+      obj=${dialog.obj} shownId=${idText ? idText(dialog.obj) : idOf(coll, dialog.obj)} onClose=${done} />` : null}
     ${dialog && dialog.kind === 'delete' ? html`<${Confirm} title=${`Delete ${what} ${idText ? idText(dialog.obj) : idOf(coll, dialog.obj)}`}
       text=${coll.versioned ? 'The deletion stays pending until the next Apply.' : 'This takes effect at once.'}
       action="Delete" danger=${true} onConfirm=${dialog.run} onClose=${done} />` : null}
