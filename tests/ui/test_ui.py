@@ -211,11 +211,12 @@ def _api_errors(controller: Controller, **params: str) -> dict[str, str]:
     return resp.json()["errors"]
 
 
-def test_a_zone_made_through_the_api_is_edited_pending_and_rolled_back(
+def test_zones_made_through_the_api_are_changed_and_deleted_pending_then_rolled_back(
     page: Any, controller: Controller
 ) -> None:
-    zone = unique("ap")
+    zone, gone = unique("ap"), unique("ag")
     controller.call("POST", "/cluster/sdn/zones", zone=zone, type="simple", mtu="1500")
+    controller.call("POST", "/cluster/sdn/zones", zone=gone, type="simple")
     controller.call("PUT", "/cluster/sdn")
     login(page, controller)
     _zones_panel(page)
@@ -233,6 +234,11 @@ def test_a_zone_made_through_the_api_is_edited_pending_and_rolled_back(
     expect(row).to_contain_text("changed")
     expect(row.locator(".change .old")).to_have_text("1500")
     expect(row.locator(".change .new")).to_have_text("1400")
+
+    page.get_by_role("button", name=f"Delete zone {gone}").click()
+    page.get_by_role("dialog", name=f"Delete zone {gone}").get_by_role("button", name="Delete").click()
+    expect(_row(page, gone)).to_contain_text("deleted")
+    expect(page.get_by_role("button", name=f"Edit zone {gone}")).to_be_disabled()
     page.get_by_role("button", name=f"Details of zone {zone}").click()
     screenshot(page, "zones-pending")
 
@@ -244,14 +250,36 @@ def test_a_zone_made_through_the_api_is_edited_pending_and_rolled_back(
     page.get_by_role("link", name="Overview").click()
     diff = page.get_by_role("region", name="Pending changes")
     expect(diff.get_by_role("row").filter(has_text="MTU").filter(has_text="1400")).to_be_visible()
+    expect(_row(diff, f"zone {gone}")).to_contain_text("deleted")
     page.get_by_role("button", name="Rollback…").click()
     page.get_by_role("dialog", name="Roll back pending changes").get_by_role(
         "button", name="Roll back"
     ).click()
     expect(page.get_by_role("link", name="no pending changes")).to_be_visible()
     assert controller.call("GET", f"/cluster/sdn/zones/{zone}")["mtu"] == 1500
+    assert controller.call("GET", f"/cluster/sdn/zones/{gone}")["zone"] == gone
     _zones_panel(page)
-    expect(row.locator(".badge")).to_have_count(0)
+    expect(_row(page, zone).locator(".badge")).to_have_count(0)
+    expect(_row(page, gone).locator(".badge")).to_have_count(0)
+
+
+def test_task_log_lines_become_per_node_progress(page: Any, controller: Controller) -> None:
+    """PVE task log lines ``<node>: <event>`` (what apply's task logs per node) as the dialog reads them."""
+    login(page, controller)
+    events = page.evaluate(
+        """async () => {
+        const { nodeEvents } = await import('/js/apply.js');
+        const log = ['running version 5 committed', 'node1: applying version 5', 'node2: applying version 5',
+          'node1: applied version 5', 'node2: error: link "vnet1": create bridge failed', 'node3: waiting',
+          'TASK OK'].map((t, i) => ({ n: i + 1, t }));
+        return Object.fromEntries([...nodeEvents(log)].map(([n, e]) => [n, [e.state, e.text]]));
+    }"""
+    )
+    assert events == {
+        "node1": ["available", "applied version 5"],
+        "node2": ["error", 'error: link "vnet1": create bridge failed'],
+        "node3": ["running", "waiting"],
+    }
 
 
 def test_a_second_dhcp_range_is_pending_old_to_new(page: Any, controller: Controller) -> None:
@@ -288,13 +316,29 @@ def test_a_second_dhcp_range_is_pending_old_to_new(page: Any, controller: Contro
     ]
 
 
-def test_a_fabric_and_its_node_through_the_forms(page: Any, controller: Controller) -> None:
-    fabric = unique("fab")
+def test_fabrics_and_their_nodes_through_the_forms(page: Any, controller: Controller) -> None:
+    fabric, ospf = unique("fab"), unique("osp")
     try:
         _fabric_and_node(page, controller, fabric)
+        controller.call(
+            "POST",
+            "/cluster/sdn/fabrics/fabric",
+            id=ospf,
+            protocol="ospf",
+            area="0",
+            ip_prefix="198.51.100.0/24",
+        )
+        page.reload()
+        page.get_by_role("button", name=f"Select fabric {ospf}").click()
+        page.get_by_role("button", name="Create fabric node").click()
+        dialog = page.get_by_role("dialog", name="Create fabric node")  # an OSPF node's options: no IPv6
+        expect(dialog.get_by_label("IP", exact=True)).to_be_visible()
+        expect(dialog.get_by_label("IPv6", exact=True)).to_have_count(0)
+        dialog.get_by_role("button", name="Cancel").click()
     finally:  # never applied: this host's kernel has no dummy devices for the fabric's loopback
-        if any(f["id"] == fabric for f in controller.call("GET", "/cluster/sdn/fabrics/fabric")):
-            controller.call("DELETE", f"/cluster/sdn/fabrics/fabric/{fabric}")
+        for made in (fabric, ospf):
+            if any(f["id"] == made for f in controller.call("GET", "/cluster/sdn/fabrics/fabric")):
+                controller.call("DELETE", f"/cluster/sdn/fabrics/fabric/{made}")
 
 
 def _fabric_and_node(page: Any, controller: Controller, fabric: str) -> None:
@@ -313,6 +357,7 @@ def _fabric_and_node(page: Any, controller: Controller, fabric: str) -> None:
     page.get_by_role("button", name="Create fabric node").click()
     dialog = page.get_by_role("dialog", name="Create fabric node")
     expect(dialog.get_by_label("Hello interval")).to_have_count(0)  # the node's options, not the fabric's
+    expect(dialog.get_by_label("IPv6", exact=True)).to_be_visible()  # an OpenFabric node has one
     dialog.get_by_label("ID", exact=True).fill("node1")
     dialog.get_by_label("IP", exact=True).fill("192.0.2.11")
     dialog.get_by_role("button", name="Add Interfaces").click()
@@ -320,6 +365,7 @@ def _fabric_and_node(page: Any, controller: Controller, fabric: str) -> None:
     dialog.get_by_role("button", name="Create", exact=True).click()
     expect(dialog).to_be_hidden()
     expect(_row(page, "node1")).to_contain_text("192.0.2.11")
+    expect(page.get_by_role("button", name="Create fabric node")).to_be_enabled()
     node = controller.call("GET", f"/cluster/sdn/fabrics/node/{fabric}/node1")
     assert (node["protocol"], node["ip"], node["interfaces"]) == ("openfabric", "192.0.2.11", ["name=eth0"])
 

@@ -159,3 +159,18 @@ export function Field({ opt, idPrefix, value, onChange, error, pending, choices,
     <${Suggestions} opt=${opt} value=${value} choices=${choices} onChange=${onChange} disabled=${disabled} />
     ${help}${note}${err}</div>`;
 }
+
+/** ``aria-describedby`` of a control with an optional help line and an optional error. */
+export function describedBy(id, help, error) {
+  return [help ? `${id}-help` : '', error ? `${id}-err` : ''].filter(Boolean).join(' ') || undefined;
+}
+
+/** A field that is not an option (a form's ID, type or parent): label, control, help, error. */
+export function Labelled({ id, text, required, help, error, children }) {
+  return html`<div class="field">
+    <span class="label-row"><label for=${id}>${text}</label>${required ? html`<span class="req" aria-hidden="true">*</span>` : null}</span>
+    ${children}
+    ${help ? html`<span class="help" id=${`${id}-help`}>${help}</span>` : null}
+    ${error ? html`<span class="err" id=${`${id}-err`}>${error}</span>` : null}
+  </div>`;
+}

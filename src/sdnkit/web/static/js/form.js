@@ -4,7 +4,7 @@
 import { html, useEffect, useMemo, useRef, useState } from './html.js';
 import { fill, get, post, put } from './api.js';
 import { Alert, Modal } from './ui.js';
-import { Field, LOADING, toForm, toParam } from './fields.js';
+import { describedBy, Field, Labelled, LOADING, toForm, toParam } from './fields.js';
 import { label, noun, typeName, typeOf } from './schema.js';
 import { pendingChanges } from './pending.js';
 
@@ -46,14 +46,72 @@ function fieldErrors(err, known) {
   return { fields, rest };
 }
 
+/** POST parameters: the ID, the type (unless it follows the parent) and every option given. */
+function createParams(coll, { type, ident, options, valueOf }) {
+  const out = {};
+  if (coll.type_param && !coll.type_from_parent) out[coll.type_param] = type;
+  out[coll.id.key] = ident.trim();
+  for (const opt of options) {
+    const v = toParam(opt, valueOf(opt));
+    if (v !== undefined) out[opt.key] = v;
+  }
+  return out;
+}
+
+/** PUT parameters: only what changed; a cleared option is deleted; the digest of what was read. */
+function updateParams(options, original, valueOf) {
+  const out = {};
+  const deleted = [];
+  for (const opt of options) {
+    const before = toParam(opt, toForm(opt, original[opt.key]));
+    const after = toParam(opt, valueOf(opt));
+    if (JSON.stringify(before) === JSON.stringify(after)) continue;
+    if (after === undefined) deleted.push(opt.key);
+    else out[opt.key] = after;
+  }
+  if (deleted.length) out.delete = deleted.join(',');
+  if (original.digest) out.digest = original.digest;
+  return out;
+}
+
+/** The objects a new object may be created below (also when it is fixed: a fabric node takes its fabric's protocol). */
 function useParents(schema, coll, fixed) {
   const [parents, setParents] = useState(null);
   useEffect(() => {
-    if (!coll.parent || fixed) return;
+    if (!coll.parent || (fixed && !coll.type_from_parent)) return;
     const pcoll = schema.collections[coll.parent.collection];
     get(pcoll.path).then(setParents, () => setParents([]));
   }, [coll, fixed]);
   return parents;
+}
+
+/** A new object's parent (subnet: vnet; fabric node: fabric), type and ID. */
+function IdentityFields({ coll, prefix, errors, spec, parent, type, ident }) {
+  const at = (name) => `${prefix}-${name}`;
+  const parentErr = coll.parent && errors[coll.parent.param];
+  const typeErr = coll.type_param && errors[coll.type_param];
+  const idErr = errors[coll.id.key];
+  const idHelp = `${coll.id.description} · ${coll.id.format.describe}`;
+  const change = (set) => (ev) => set(ev.currentTarget.value);
+  return html`
+    ${coll.parent && parent ? html`<${Labelled} id=${at('parent')} text=${label(coll.parent.param.replace(/_id$/, ''))} required
+        error=${parentErr}>
+      <select id=${at('parent')} value=${parent.value} aria-required="true" aria-invalid=${parentErr ? 'true' : 'false'}
+        aria-describedby=${describedBy(at('parent'), false, parentErr)} onChange=${change(parent.set)}>
+        <option value="">— choose —</option>
+        ${(parent.choices || []).map((p) => html`<option value=${p[parent.pcoll.id.key]}>${p[parent.pcoll.id.key]}</option>`)}
+      </select><//>` : null}
+    ${coll.type_param && !coll.type_from_parent ? html`<${Labelled} id=${at('type')} text=${label(coll.type_param)} required
+        help=${spec.description} error=${typeErr}>
+      <select id=${at('type')} value=${type.value} aria-invalid=${typeErr ? 'true' : 'false'}
+        aria-describedby=${describedBy(at('type'), true, typeErr)} onChange=${change(type.set)}>
+        ${type.names.map((t) => html`<option value=${t}>${typeName(t)}</option>`)}
+      </select><//>` : null}
+    <${Labelled} id=${at('id')} text=${coll.id.key === 'subnet' ? 'Subnet (CIDR)' : 'ID'} required help=${idHelp} error=${idErr}>
+      <input id=${at('id')} value=${ident.value} autocomplete="off" spellcheck="false" aria-required="true"
+        aria-invalid=${idErr ? 'true' : 'false'} aria-describedby=${describedBy(at('id'), true, idErr)}
+        onInput=${change(ident.set)} />
+    <//>`;
 }
 
 export function ObjectForm({ schema, collName, mode, obj, shownId, parent: fixedParent, onClose }) {
@@ -77,7 +135,8 @@ export function ObjectForm({ schema, collName, mode, obj, shownId, parent: fixed
   const parentObj = parents && parents.find((p) => String(p[pcoll.id.key]) === parent);
   const effectiveType = coll.type_from_parent && !editing && parentObj ? parentObj[coll.type_param] : type;
   const spec = coll.types[effectiveType] || coll.types[typeNames[0]];
-  const options = spec.options;
+  const unknownType = coll.type_from_parent && !editing && !parentObj; // its options follow the parent's type
+  const options = unknownType ? [] : spec.options;
   const id = editing ? obj[coll.id.key] : ident;
   const objParent = editing && coll.parent ? obj[coll.parent.param] : parent;
   const pending = useMemo(() => Object.fromEntries(editing ? pendingChanges(obj).map((c) => [c[0], c]) : []), [obj]);
@@ -102,30 +161,6 @@ export function ObjectForm({ schema, collName, mode, obj, shownId, parent: fixed
   const valueOf = (opt) => (opt.key in values ? values[opt.key] : toForm(opt, undefined));
   const setValue = (key, v) => setValues((vs) => ({ ...vs, [key]: v }));
 
-  const params = () => {
-    const out = {};
-    if (!editing) {
-      if (coll.type_param && !coll.type_from_parent) out[coll.type_param] = type;
-      out[coll.id.key] = ident.trim();
-      for (const opt of options) {
-        const v = toParam(opt, valueOf(opt));
-        if (v !== undefined) out[opt.key] = v;
-      }
-      return out;
-    }
-    const deleted = [];
-    for (const opt of options) {
-      const before = toParam(opt, toForm(opt, original[opt.key]));
-      const after = toParam(opt, valueOf(opt));
-      if (JSON.stringify(before) === JSON.stringify(after)) continue;
-      if (after === undefined) deleted.push(opt.key);
-      else out[opt.key] = after;
-    }
-    if (deleted.length) out.delete = deleted.join(',');
-    if (original.digest) out.digest = original.digest;
-    return out;
-  };
-
   const submit = async (ev) => {
     ev.preventDefault();
     if (editing && !original) return;
@@ -133,8 +168,8 @@ export function ObjectForm({ schema, collName, mode, obj, shownId, parent: fixed
     setError(null);
     setErrors({});
     try {
-      if (editing) await put(itemPath(coll, objParent, id), params());
-      else await post(itemPath(coll, parent), params());
+      if (editing) await put(itemPath(coll, objParent, id), updateParams(options, original, valueOf));
+      else await post(itemPath(coll, parent), createParams(coll, { type, ident, options, valueOf }));
       onClose(true);
     } catch (err) {
       const known = new Set([...options.map((o) => o.key), coll.id.key, coll.type_param, coll.parent && coll.parent.param]);
@@ -157,9 +192,6 @@ export function ObjectForm({ schema, collName, mode, obj, shownId, parent: fixed
   const field = (opt) => html`<${Field} key=${opt.key} opt=${opt} idPrefix=${prefix} value=${valueOf(opt)}
     onChange=${(v) => setValue(opt.key, v)} error=${errors[opt.key]} pending=${pending[opt.key]}
     choices=${!opt.ref ? null : choices ? choices[opt.ref] : LOADING} disabled=${busy || (editing && !original)} />`;
-  const idErr = errors[coll.id.key];
-  const typeErr = coll.type_param ? errors[coll.type_param] : null;
-  const parentErr = coll.parent ? errors[coll.parent.param] : null;
 
   return html`<${Modal} title=${title} size="wide" onClose=${() => onClose(false)}>${(hid) => html`
     <form ref=${formRef} onSubmit=${submit} novalidate>
@@ -167,32 +199,9 @@ export function ObjectForm({ schema, collName, mode, obj, shownId, parent: fixed
       <div class="content">
         <${Alert} error=${error} />
         <div class="fields">
-          ${!editing && coll.parent && !fixedParent ? html`<div class="field">
-            <span class="label-row"><label for=${`${prefix}-parent`}>${label(coll.parent.param.replace(/_id$/, ''))}</label><span class="req" aria-hidden="true">*</span></span>
-            <select id=${`${prefix}-parent`} value=${parent} aria-required="true" aria-invalid=${parentErr ? 'true' : 'false'}
-              aria-describedby=${parentErr ? `${prefix}-parent-err` : undefined} onChange=${(ev) => setParent(ev.currentTarget.value)}>
-              <option value="">— choose —</option>
-              ${(parents || []).map((p) => html`<option value=${p[pcoll.id.key]}>${p[pcoll.id.key]}</option>`)}
-            </select>
-            ${parentErr ? html`<span class="err" id=${`${prefix}-parent-err`}>${parentErr}</span>` : null}
-          </div>` : null}
-          ${!editing && coll.type_param && !coll.type_from_parent ? html`<div class="field">
-            <span class="label-row"><label for=${`${prefix}-type`}>${label(coll.type_param)}</label><span class="req" aria-hidden="true">*</span></span>
-            <select id=${`${prefix}-type`} value=${type} aria-describedby=${`${prefix}-type-help`}
-              aria-invalid=${typeErr ? 'true' : 'false'} onChange=${(ev) => setType(ev.currentTarget.value)}>
-              ${typeNames.map((t) => html`<option value=${t}>${typeName(t)}</option>`)}
-            </select>
-            <span class="help" id=${`${prefix}-type-help`}>${spec.description}</span>
-            ${typeErr ? html`<span class="err">${typeErr}</span>` : null}
-          </div>` : null}
-          ${!editing ? html`<div class="field">
-            <span class="label-row"><label for=${`${prefix}-id`}>${coll.id.key === 'subnet' ? 'Subnet (CIDR)' : 'ID'}</label><span class="req" aria-hidden="true">*</span></span>
-            <input id=${`${prefix}-id`} value=${ident} autocomplete="off" spellcheck="false" aria-required="true"
-              aria-invalid=${idErr ? 'true' : 'false'} aria-describedby=${`${prefix}-id-help${idErr ? ` ${prefix}-id-err` : ''}`}
-              onInput=${(ev) => setIdent(ev.currentTarget.value)} />
-            <span class="help" id=${`${prefix}-id-help`}>${coll.id.description} · ${coll.id.format.describe}</span>
-            ${idErr ? html`<span class="err" id=${`${prefix}-id-err`}>${idErr}</span>` : null}
-          </div>` : null}
+          ${editing ? null : html`<${IdentityFields} coll=${coll} prefix=${prefix} errors=${errors} spec=${spec}
+            parent=${fixedParent ? null : { value: parent, set: setParent, choices: parents, pcoll }}
+            type=${{ value: type, set: setType, names: typeNames }} ident=${{ value: ident, set: setIdent }} />`}
           ${required.map(field)}
           ${optional.length ? html`<div class="section-title">Options</div>` : null}
           ${optional.map(field)}

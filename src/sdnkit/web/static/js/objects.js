@@ -43,7 +43,6 @@ export function ObjectTable(props) {
   const { data, error, loading, reload } = useLoad(() => loadObjects(coll, parents || []), [collName, parentKey, refresh]);
   const [dialog, setDialog] = useState(null);
   const [open, setOpen] = useState({});
-  const [actionError, setActionError] = useState(null);
   const options = allOptions(coll);
   const cols = columns.map((key) => options.find((o) => o.key === key) || { key, format: { type: 'string' } });
   const what = noun(collName, coll);
@@ -79,7 +78,6 @@ export function ObjectTable(props) {
     </header>
     <div class="body flush">
       ${error ? html`<div class="body"><${Alert} error=${error} /></div>` : null}
-      ${actionError ? html`<div class="body"><${Alert} error=${actionError} onClose=${() => setActionError(null)} /></div>` : null}
       <table class="grid">
         <thead><tr>
           <th scope="col">${coll.id.key === 'subnet' ? 'Subnet' : 'ID'}</th>

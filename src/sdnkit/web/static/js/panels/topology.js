@@ -150,15 +150,19 @@ function edgePath(e) {
 
 function Chips({ box }) {
   if (!box.chips || !box.chips.length) return null;
+  const out = [];
   let cx = box.x + 10;
-  return box.chips.map((c) => {
+  for (const [i, c] of box.chips.entries()) {
     const w = Math.min(90, 16 + c.node.length * 6.6);
-    if (cx + w > box.x + box.w - 6) return null;
-    const at = cx;
+    if (cx + w > box.x + box.w - 30) {
+      out.push(html`<text key="more" class="sub" x=${cx + 2} y=${box.y + 51}>+${box.chips.length - i}</text>`);
+      break;
+    }
+    out.push(html`<g key=${c.node}><rect class=${`chip ${c.state}`} x=${cx} y=${box.y + 40} width=${w} height="14" rx="7" />
+      <text class="chip-text" x=${cx + w / 2} y=${box.y + 50.5} text-anchor="middle">${short(c.node, 12)}</text></g>`);
     cx += w + 4;
-    return html`<g key=${c.node}><rect class=${`chip ${c.state}`} x=${at} y=${box.y + 40} width=${w} height="14" rx="7" />
-      <text class="chip-text" x=${at + w / 2} y=${box.y + 50.5} text-anchor="middle">${short(c.node, 12)}</text></g>`;
-  });
+  }
+  return out;
 }
 
 function Box({ box }) {
