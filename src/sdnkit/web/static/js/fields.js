@@ -48,7 +48,8 @@ export function toParam(opt, value) {
 function helpText(opt) {
   const parts = [opt.description];
   const fmt = opt.format;
-  if (fmt.describe && !fmt.enum && fmt.type !== 'boolean' && fmt.type !== 'array') parts.push(fmt.describe);
+  const chosen = fmt.enum || fmt.type === 'boolean' || fmt.type === 'array' || (opt.ref && fmt.type !== 'list');
+  if (fmt.describe && !chosen) parts.push(fmt.describe); // a choice needs no format words
   if (opt.default !== undefined) parts.push(`default ${show(opt.default, fmt)}`);
   return parts.filter(Boolean).join(' · ');
 }
