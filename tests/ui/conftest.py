@@ -219,7 +219,16 @@ def new_page(browser: Any, *, color_scheme: str = "light") -> Any:
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda err: errors.append(str(err)))
-    page.js_errors = errors  # uncaught script errors: every test checks there were none
+    # a console error other than an HTTP refusal (the UI shows those) is a bug: a CSP violation, a bad import
+    page.on(
+        "console",
+        lambda msg: (
+            msg.type == "error"
+            and not msg.text.startswith("Failed to load resource")
+            and errors.append(msg.text)
+        ),
+    )
+    page.js_errors = errors  # every test checks there were none
     return page
 
 
@@ -242,11 +251,11 @@ def login(page: Any, controller: Controller, user: str = "root@pam", password: s
     page.get_by_role("button", name="Log out").wait_for()
 
 
-def screenshot(page: Any, name: str) -> Path:
+def screenshot(page: Any, name: str, *, full_page: bool = False) -> Path:
     folder = Path(os.environ.get("SDN_UI_SCREENSHOTS") or REPO / "build" / "ui-screenshots")
     if not folder.is_absolute():
         folder = REPO / folder
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.png"
-    page.screenshot(path=str(path))
+    page.screenshot(path=str(path), full_page=full_page)
     return path

@@ -432,7 +432,7 @@ def test_topology_shows_nodes_zones_vnets_and_guest_ports(page: Any, controller:
     expect(port).to_have_attribute("aria-label", re.compile("applied$"), timeout=60_000)
     expect(svg.get_by_role("link", name=re.compile(f"^zone {later}: .*\\+ new"))).to_be_visible()
     expect(svg.get_by_role("link", name=re.compile("^node node1: "))).to_be_visible()
-    screenshot(page, "topology")
+    screenshot(page, "topology", full_page=True)
 
 
 def test_ipam_status_add_change_and_delete_a_mapping(page: Any, controller: Controller) -> None:
