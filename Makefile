@@ -6,7 +6,7 @@ STAMP := $(VENV)/.install-stamp
 # the interpreter the venv is made from (Debian's python3 on a fresh machine)
 PYTHON ?= python3
 
-.PHONY: install run test test-host test-uml lint bench clean
+.PHONY: install run test test-host test-uml lint bench clean screenshots
 
 # byte-compiled up front: imports cost an agent's every apply (and this machine sets PYTHONDONTWRITEBYTECODE)
 install: $(STAMP)
@@ -35,6 +35,10 @@ test-host: install
 test-uml: install
 	@rc=0; $(PY) -m sdnkit.lab.uml run --timeout 900 -- $(abspath $(VENV))/bin/pytest -q tests -m uml -p no:cacheprovider || rc=$$?; \
 	if [ $$rc -eq 77 ]; then echo "test-uml: SKIPPED (UML unavailable, reason above)"; exit 0; fi; exit $$rc
+
+# the web UI tests' screenshots into docs/screenshots (committed; README.md and docs/ui.md show some)
+screenshots: install
+	SDN_UI_SCREENSHOTS=docs/screenshots $(VENV)/bin/pytest -q tests/ui
 
 bench: install
 	$(PY) bench/render.py

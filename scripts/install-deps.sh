@@ -8,6 +8,7 @@ PACKAGES=(
   frr frr-pythontools dnsmasq-base pdns-server pdns-backend-sqlite3 sqlite3 dnsutils
   etcd-server etcd-client user-mode-linux kmod python3 python3-venv python3-pip openssl curl
   tcpdump gcc libc6-dev
+  chromium
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -4,7 +4,8 @@
 ``api/auth.py``), the service layer (``sdnkit.service.SdnService``), the routes of
 ``api/routes/*`` and the error handlers that answer in PVE's envelope. The OpenAPI document is at
 ``/api2/json/openapi.json`` and the interactive docs at ``/api2/json/docs``; both need valid
-credentials like every other route except ``POST /api2/json/access/ticket``.
+credentials like every other route except ``POST /api2/json/access/ticket``. The web UI's files
+are served at ``/`` (``api/webui.py``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from sdnkit.api.auth import COOKIE, Authenticator
 from sdnkit.api.endpoint import AppState
 from sdnkit.api.envelope import error, from_exception
 from sdnkit.api.routes import ROUTE_MODULES
+from sdnkit.api.webui import install_ui
 from sdnkit.errors import SdnError
 
 __all__ = ["PREFIX", "create_app"]
@@ -138,6 +140,7 @@ def create_app(
     )
     app.include_router(_router())
     _install_docs(app)
+    install_ui(app)  # last: its catch-all GET route must not shadow an API route
     _install_errors(app)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

@@ -7,7 +7,8 @@ service, ``sdn apply``, ``sdn lab up/apply/guest add``), prints who reaches whom
 seed says, and leaves the lab up. Exit code 1 when a result differs from the expectation.
 
 With ``--serve`` (``make run``) it then runs the controller on the demo's store: long-lived agents
-on the lab's nodes, and the REST API in the foreground with an API token for ``root@pam``, so
+on the lab's nodes, and the REST API and web UI in the foreground with an API token and a fresh
+password for ``root@pam`` (both printed), so
 that a change made through the API (``PUT /cluster/sdn`` applies) reaches the lab's nodes. Ctrl-C
 stops the API and the agents; the lab stays up.
 """
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import secrets
 import sys
 import time
 from pathlib import Path
@@ -121,7 +123,10 @@ def serve_controller(store: Path, name: str, listen: str) -> None:
     say(f"sdn lab agents start --name {name}: every node realizes each new running version")
     sdn("--config-dir", str(store), "lab", "agents", "start", "--name", name, quiet=True)
     value = AccessStore(store).add_token("root@pam", "demo", privsep=False)
+    password = secrets.token_urlsafe(12)  # the web UI's login; a fresh one every run
+    AccessStore(store).set_password("root@pam", password)
     print(api_instructions(listen, value), flush=True)
+    print(ui_instructions(listen, password), flush=True)
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # a kill stops it as Ctrl-C does
     try:
         options = {"cert": None, "key": None, "insecure_http": False}
@@ -148,6 +153,13 @@ The REST API (Proxmox VE compatible) on the demo's store, with an API token for 
   curl -k -X PUT -H '{auth}' {url}/cluster/sdn     # apply: the agents realize it on the nodes
   .venv/bin/python -c "{python}"
 Ctrl-C stops the API and the agents (the lab stays up).
+"""
+
+
+def ui_instructions(listen: str, password: str) -> str:
+    return f"""The web UI (accept the self-signed certificate once):
+  https://{listen}/
+  user root@pam, password {password}
 """
 
 

@@ -9,8 +9,10 @@
 On first start without ``--cert``, a self-signed certificate is created in ``<state dir>/tls/``
 and reused afterwards; its SHA-256 fingerprint is printed. The state directory is node-local:
 the store directory for a directory store, ``/var/lib/sdnkit`` for an etcd store
-(``--state-dir``). Users, tokens and the ticket key are in the store, shared by every node. The first line
-on standard output is ``listening on <url>`` once the socket is bound (port 0 picks a free one).
+(``--state-dir``). Users, tokens and the ticket key are in the store, shared by every node. The
+first line on standard output is ``listening on <url>`` once the socket is bound (port 0 picks a
+free one), the second ``web UI at <url>``: the web UI is served at ``/`` (log in as a user with a
+password, ``sdn user passwd root@pam``).
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ def state_dir(args: argparse.Namespace) -> str:
 
 def serve(args: argparse.Namespace) -> int:
     # the web stack and cryptography load only for this command: other commands stay quick
+    from sdnkit.api.access import ROOT, AccessStore
     from sdnkit.api.app import create_app
     from sdnkit.api.server import parse_listen, run
     from sdnkit.api.tls import ensure_certificate, fingerprint, load_certificate
@@ -80,7 +83,14 @@ def serve(args: argparse.Namespace) -> int:
     sock = _bind(listen)
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
-    print(f"listening on {'http' if args.insecure_http else 'https'}://{shown}:{port}/api2/json", flush=True)
+    root = f"{'http' if args.insecure_http else 'https'}://{shown}:{port}"
+    print(f"listening on {root}/api2/json", flush=True)
+    print(f"web UI at {root}/", flush=True)
+    if AccessStore(args.config_dir).password_hash(ROOT) is None:
+        print(
+            f"sdn serve: {ROOT} has no password yet: `sdn user passwd {ROOT}` sets the web UI's login",
+            file=sys.stderr,
+        )
     run(app, sock, certfile=certfile, keyfile=keyfile)
     return 0
 

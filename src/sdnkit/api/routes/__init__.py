@@ -20,5 +20,7 @@ ROUTE_MODULES: tuple[str, ...] = (
     "ipams",
     "dns",
     "fabrics",
+    "ports",
     "nodes",
+    "schema",
 )

@@ -3,6 +3,9 @@
 ``POST /access/ticket`` takes ``username`` and ``password`` (and ``realm``) as PVE does and
 answers ``{username, ticket, CSRFPreventionToken, cap}``; the ticket goes into the
 ``PVEAuthCookie`` cookie. It also sets that cookie, as pveproxy does for the web UI.
+``DELETE /access/ticket`` (sdnkit extension) clears that cookie: the web UI's log out, which cannot
+clear an HttpOnly cookie itself. Tickets are not stored, so one copied elsewhere stays valid until
+it expires, as in PVE.
 """
 
 from __future__ import annotations
@@ -74,6 +77,14 @@ async def _ticket_dummy(request: Request) -> Response:
     return ok(None)
 
 
+async def _logout(request: Request) -> Response:
+    response = ok(None)
+    response.delete_cookie(
+        COOKIE, path="/", secure=request.url.scheme == "https", httponly=True, samesite="strict"
+    )
+    return response
+
+
 def _index(call: Call) -> Any:
     return [{"subdir": s} for s in ("access", "cluster", "nodes", "version")]
 
@@ -113,6 +124,15 @@ def register(router: APIRouter) -> None:
         methods=["GET"],
         summary="Dummy, as in PVE (a login form's target).",
         operation_id="get_access_ticket",
+        openapi_extra={"security": []},
+        response_class=Response,
+    )
+    router.add_api_route(
+        "/access/ticket",
+        _logout,
+        methods=["DELETE"],
+        summary="Log out: clear the ticket cookie (sdnkit extension).",
+        operation_id="delete_access_ticket",
         openapi_extra={"security": []},
         response_class=Response,
     )
