@@ -20,7 +20,6 @@ ROUTE_MODULES: tuple[str, ...] = (
     "ipams",
     "dns",
     "fabrics",
-    "ports",
     "nodes",
     "schema",
 )
