@@ -12,7 +12,8 @@ from sdnkit.render.frr_text import check_frr_lines, custom_lines
 
 def evpn(rt: str, custom: tuple[str, ...] = ()) -> FrrConfig:
     family = EvpnFamily(rt_import=(rt,), custom=custom)
-    return FrrConfig(hostname="n1", bgp_routers=(BgpRouter(asn=65000, router_id="10.0.0.1", l2vpn_evpn=family),))
+    router = BgpRouter(asn=65000, router_id="10.0.0.1", l2vpn_evpn=family)
+    return FrrConfig(hostname="n1", bgp_routers=(router,))
 
 
 @pytest.mark.parametrize(
