@@ -22,7 +22,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sdnkit.cli.output import emit
+from sdnkit.cli.output import emit, say
 from sdnkit.errors import ConfigError
 from sdnkit.lab.state import DEFAULT_LAB, Kernel, LabState, LabStore
 
@@ -141,7 +141,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     if args.output == "json":
         emit(info, "json")
     else:
-        print(f"lab {info['name']} (kernel {info['kernel']}, config {info['config_dir']})")
+        say(f"lab {info['name']} (kernel {info['kernel']}, config {info['config_dir']})")
         cols = ["name", "role", "netns", "node", "vnet", "address", "vlan", "port", "up", "agent"]
         emit(info["members"], "text", cols)
     return 0
