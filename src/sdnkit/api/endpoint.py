@@ -32,7 +32,7 @@ from sdnkit.api.params import Param, ParamSpec
 from sdnkit.api.permissions import Caller, Permissions
 from sdnkit.errors import ConfigError
 
-__all__ = ["MAX_BODY", "AppState", "Call", "add", "read_params"]
+__all__ = ["MAX_BODY", "AppState", "Call", "Declared", "add", "read_params"]
 
 MAX_BODY = 64 * 1024
 MAX_FIELDS = 1000
@@ -67,6 +67,17 @@ class Call:
 
 
 Handler = Callable[[Call], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Declared:
+    """What one endpoint accepts, kept on its route's endpoint (``route.endpoint.declared``), so
+    that tests and tools can walk every parameter of the API."""
+
+    method: str
+    path: str
+    spec: ParamSpec
+    path_params: Mapping[str, Param]
 
 
 def _pairs(text: str) -> list[tuple[str, str]]:
@@ -196,6 +207,8 @@ def add(
         perms = Permissions(state.auth.store.load(), caller)
         data = await run_in_threadpool(handler, Call(caller, perms, values, checked, state))
         return ok(data)
+
+    endpoint.declared = Declared(method, path, spec, pparams)  # type: ignore[attr-defined]
 
     openapi: dict[str, Any] = {
         "parameters": [

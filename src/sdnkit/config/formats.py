@@ -38,7 +38,9 @@ Value = int | bool | str | tuple[Any, ...]
 _LIST_SPLIT = re.compile(r"[,;\s\x00]+", re.ASCII)
 _INTEGER = re.compile(r"[+-]?[0-9]{1,32}")
 NODE_NAME = re.compile(r"[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?")
-IFACE_NAME = re.compile(r"[a-zA-Z0-9_][a-zA-Z0-9_.:-]{0,14}")
+# the kernel refuses "/", ":" and blanks in a name, ifupdown2 reads "x:y" as an address label of x;
+# the first character is a letter or digit, as the reconciler requires (realize/base.py)
+IFACE_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]{0,14}")
 DNS_NAME = re.compile(
     r"(?=.{1,253}\.?$)([a-zA-Z0-9_]([a-zA-Z0-9_-]{0,61}[a-zA-Z0-9_])?)"
     r"(\.[a-zA-Z0-9_]([a-zA-Z0-9_-]{0,61}[a-zA-Z0-9_])?)*\.?"
@@ -511,6 +513,8 @@ class ArrayOf(Format):
             raw = [raw]
         if not isinstance(raw, list | tuple):
             raise ValueError("expected a list of property strings")
+        if not raw:  # would be written as no line at all, and read back as an unset option
+            raise ValueError("empty list (to remove the option, delete it)")
         return tuple(self.item.parse(entry) for entry in raw)
 
     def text(self, value: Value) -> str:

@@ -39,6 +39,7 @@ DEFAULT_CONF = "00-default.conf"
 HOSTS_FILE = "ethers"
 VRF_FILE = "vrf"  # not a *.conf file: dnsmasq does not read it, the supervisor does
 DYNAMIC_LEASE_TIME = "1h"
+IPV6_MIN_MTU = 1280
 
 # upstream's Windows workarounds, kept verbatim (dnsmasq's example configuration)
 _WINDOWS = """\
@@ -81,7 +82,10 @@ def render_default(inst: DhcpInstance, conf_dir: Path, lease_file: Path, dynamic
     ]
     if not dynamic_enabled(inst, dynamic):
         lines.append("dhcp-ignore=tag:!known")
-    lines += ["", f"dhcp-option=26,{inst.mtu}", f"ra-param=*,mtu:{inst.mtu},0", ""]
+    lines += ["", f"dhcp-option=26,{inst.mtu}"]
+    if inst.mtu >= IPV6_MIN_MTU:  # dnsmasq refuses a smaller one (IPv6 cannot run below it anyway)
+        lines.append(f"ra-param=*,mtu:{inst.mtu},0")
+    lines.append("")
     return HEADER + "\n".join(lines) + "\n" + _WINDOWS
 
 
