@@ -100,3 +100,10 @@ def test_dnsmasq_accepts_the_rendered_files(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     (tmp_path / "20-broken.conf").write_text("dhcp-option=tag:x,option6:dns-server,[fe80::1%eth0]\n")
     assert subprocess.run(argv, capture_output=True, check=False).returncode != 0  # the check can fail
+
+
+def test_router_advertisements_carry_an_mtu_only_where_ipv6_can_use_it(tmp_path: Path) -> None:
+    """dnsmasq refuses ra-param with an MTU below IPv6's 1280 (measured with dnsmasq --test)."""
+    small = render(DhcpInstance(zone="z1", mtu=1200, subnets=instance().subnets))["00-default.conf"]
+    assert "dhcp-option=26,1200\n" in small and "ra-param" not in small
+    assert "ra-param=*,mtu:1280,0\n" in render(DhcpInstance(zone="z1", mtu=1280))["00-default.conf"]

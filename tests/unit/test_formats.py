@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sdnkit.config.formats import (
+    IFACE,
     SECRET,
     URL,
     ArrayOf,
@@ -302,3 +303,17 @@ def test_list_items_split_on_ascii_blanks_only() -> None:
     assert NODES.parse("n1 n2,n3;n4") == ("n1", "n2", "n3", "n4")
     with pytest.raises(ValueError, match="not allowed"):
         NODES.parse("n1\xa0n2")  # no-break space: not a separator, and not part of a node name
+
+
+@pytest.mark.parametrize("raw", ["eth0:1", "_eth0", "eth 0", "eth/0"])
+def test_interface_names_are_kernel_names(raw: str) -> None:
+    """The kernel refuses ":" and "/"; ifupdown2 reads "eth0:1" as an address label of eth0."""
+    with pytest.raises(ValueError, match="not a valid interface name"):
+        IFACE.parse(raw)
+    assert IFACE.parse("eth0.100") == "eth0.100"
+
+
+def test_an_array_option_needs_an_element() -> None:
+    """An empty array would be written as no line and read back as an unset option."""
+    with pytest.raises(ValueError, match="empty list"):
+        ArrayOf(DHCP_RANGE).parse([])

@@ -88,3 +88,38 @@ def test_pvesh_reports_the_parameter_like_pvesh(store: Path, capsys: pytest.Capt
     assert len(err) == 2 and all(line.isprintable() for line in err)
     assert files(store) == before
     assert main([*argv, "--alias", "a b"]) == 0
+
+
+@pytest.mark.parametrize(
+    ("option", "bad", "good"),
+    [
+        ("--mtu", "\u0661\u0665\u0660\u0660", "1500"),  # int() would read Arabic-Indic digits
+        ("--mtu", "1_500", "1500"),
+        ("--vlan", " 10", "10"),
+        ("--ip", "fe80::5%eth0/64", "fe80::5/64"),
+        ("--gw", "fe80::1%eth0", "fe80::1"),
+        ("--mac", "bc:24:11:00:00:01\n", "bc:24:11:00:00:01"),
+    ],
+)
+def test_lab_guest_options_are_checked_like_config_values(
+    capsys: pytest.CaptureFixture[str], option: str, bad: str, good: str
+) -> None:
+    from sdnkit.cli.main import build_parser
+
+    argv = ["lab", "guest", "add", "g1", "--node", "node1", "--vnet", "v1", option]
+    with pytest.raises(SystemExit) as exit_:
+        build_parser().parse_args([*argv, bad])
+    assert exit_.value.code == 2 and option in capsys.readouterr().err
+    assert build_parser().parse_args([*argv, good]).guest == "g1"
+
+
+@pytest.mark.parametrize("name", ["lab1\n", "lab1\nx", "Lab1", "1lab"])
+def test_lab_and_guest_names_match_whole(name: str) -> None:
+    from sdnkit.errors import ConfigError
+    from sdnkit.lab.state import check_guest_name, check_lab_name
+
+    with pytest.raises(ConfigError):
+        check_lab_name(name)
+    with pytest.raises(ConfigError):
+        check_guest_name(name)
+    assert check_lab_name("lab1") == "lab1" and check_guest_name("web-1") == "web-1"
