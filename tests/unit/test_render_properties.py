@@ -36,8 +36,7 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 from tests.unit.ifupdown2_reader import read_interfaces
 from tests.unit.plan_support import facts
-from tests.unit.test_value_properties import PROFILE
-from tests.unit.value_strategies import HOSTILE_PIECES, insert, shaped, values
+from tests.unit.value_strategies import HOSTILE_PIECES, PROFILE, insert, shaped, values
 
 from sdnkit.config.model import SdnConfig
 from sdnkit.config.running import RunningConfig

@@ -13,14 +13,13 @@ Run time is bounded by the ``values`` profile (``SDN_VALUE_EXAMPLES`` examples p
 
 from __future__ import annotations
 
-import os
 import re
 import tempfile
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from tests.unit.value_strategies import values
+from hypothesis import given
+from tests.unit.value_strategies import PROFILE, values
 
 from sdnkit.api.app import create_app
 from sdnkit.config.formats import ArrayOf, Format, PropertyValue
@@ -28,14 +27,6 @@ from sdnkit.config.schema import OPTIONS, TYPES, Kind, option_format
 from sdnkit.config.section import Section, parse_section, section_from_json
 from sdnkit.config.sectionconfig import format_section, parse_config
 from sdnkit.errors import ConfigError
-
-settings.register_profile(
-    "values",
-    max_examples=int(os.environ.get("SDN_VALUE_EXAMPLES", "60")),
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
-)
-PROFILE = settings.get_profile("values")
 
 PRINTABLE = re.compile(r"[\x20-\x7e]*")
 WORD = re.compile(r"[A-Za-z0-9_.:/+-]+")  # nothing any consumer reads specially

@@ -3,13 +3,16 @@
 ``shaped(fmt)`` gives values of a format's shape (mostly valid: what a client would send),
 ``hostile(fmt)`` the same with one of issue 12 A's hostile pieces put somewhere inside, or text
 made of them; ``values(fmt)`` both, as strings, numbers, lists and mappings, as the API gets them.
+``PROFILE`` bounds the run time: ``SDN_VALUE_EXAMPLES`` examples per property (default 60).
 """
 
 from __future__ import annotations
 
 import ipaddress
+import os
 from typing import Any
 
+from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
 from sdnkit.config.formats import (
@@ -29,6 +32,14 @@ from sdnkit.config.formats import (
     RouteTarget,
     Text,
 )
+
+settings.register_profile(
+    "values",
+    max_examples=int(os.environ.get("SDN_VALUE_EXAMPLES", "60")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
+)
+PROFILE = settings.get_profile("values")
 
 # one of each class of issue 12 A, and what each consumer reads specially
 HOSTILE_PIECES = (
