@@ -210,5 +210,5 @@ def render_frr(cfg: FrrConfig) -> str:
     for router in cfg.bgp_routers:
         body += _router(router)
     body += _isis(cfg) + _prefix_lists(cfg) + list(cfg.custom) + _openfabric(cfg) + _ospf(cfg) + _tail(cfg)
-    lines = check_frr_lines([*head, *body, "!", "line vty", "!"], custom_lines(cfg))
+    lines = check_frr_lines([*head, *body, "!", "line vty", "!"], lambda: custom_lines(cfg))
     return "\n".join(lines) + "\n"

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Iterable, Iterator, Set
+from collections.abc import Callable, Iterable, Iterator, Set
 
 from sdnkit.config.characters import describe, first_refused
 from sdnkit.errors import ConfigError
@@ -24,6 +24,8 @@ from sdnkit.errors import ConfigError
 __all__ = ["check_frr_lines", "custom_lines"]
 
 _GENERATED_UNSAFE = re.compile(r"[^\x20-\x7e]|[!#]")
+# printable ASCII and the line break, without "#" ("!" is counted: it may only be a separator line)
+_SAFE_BYTES = bytes(sorted({*range(0x20, 0x7F), 0x0A} - {ord("#")}))
 SEPARATORS = frozenset({"!", " !"})
 
 
@@ -45,11 +47,26 @@ def _custom(node: object) -> Iterator[str]:
                 yield from _custom(value)
 
 
-def check_frr_lines(lines: Iterable[str], custom: Set[str] = frozenset()) -> list[str]:
-    """``lines`` as a list, once none of them could be read as more than one command."""
+def check_frr_lines(lines: Iterable[str], custom: Callable[[], Set[str]] = frozenset) -> list[str]:
+    """``lines`` as a list, once none of them could be read as more than one command.
+
+    ``custom`` gives the lines merged from ``frr.conf.local``; it is only asked for when the
+    whole text is not plainly safe (the fast check runs in C over the joined text).
+    """
     out = list(lines)
+    text = "\n".join(out)
+    separators = sum(1 for line in out if line in SEPARATORS)
+    plain = (
+        text.isascii()
+        and not text.encode("ascii").translate(None, _SAFE_BYTES)
+        and text.count("\n") == len(out) - 1
+        and text.count("!") == separators
+    )
+    if plain:
+        return out
+    merged = custom()
     for line in out:
-        problem = _problem(line, line in custom)
+        problem = _problem(line, line in merged)
         if problem is not None:
             raise ConfigError(f"FRR configuration: {problem} in line {line!r}", key="frr", value=line)
     return out
