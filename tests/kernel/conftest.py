@@ -12,19 +12,17 @@ Reuse them in any kernel test module::
         lab.guest("vm1", node="node1", vnet="vnet1", ip="10.0.1.14/24", gw="10.0.1.1")
         assert lab.ping("vm1", "10.0.1.1")
 
-Every lab of a module is removed when the module ends (namespaces and agents). Feature probes:
-``kernel_lacks("vlan")`` etc. give a skip reason or None.
+Every lab of a module is removed when the module ends (namespaces and agents). What a test needs
+(kernel features, tools) it declares with ``pytest.mark.needs`` (tests/prerequisites.py).
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
 import io
 import itertools
 import json
 import os
-import shutil
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -33,31 +31,14 @@ from typing import Any
 
 import pytest
 
+from prerequisites import require
+
 _COUNTER = itertools.count()
 
 
 def unique_name(prefix: str = "k") -> str:
     """A lab name unique to this process and call (lab names: ≤ 16 lower-case letters/digits)."""
     return f"{prefix}{os.getpid() % 100000}n{next(_COUNTER)}"[:16]
-
-
-def netns_unavailable() -> str | None:
-    if os.geteuid() != 0:
-        return "needs root for network namespaces"
-    if shutil.which("ip") is None:
-        return "iproute2 is not installed"
-    return None
-
-
-@functools.cache
-def kernel_lacks(feature: str) -> str | None:
-    """None when this kernel can create ``feature`` devices (lab/probe.py), else a skip reason."""
-    if reason := netns_unavailable():
-        return reason
-    from sdnkit.lab.probe import missing
-
-    refused = missing([feature]).get(feature)
-    return f"this kernel has no {feature} support ({refused}); the test runs inside UML" if refused else None
 
 
 def cli(*argv: str) -> tuple[int, str]:
@@ -170,8 +151,7 @@ def lab_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 @pytest.fixture(scope="module")
 def make_lab(lab_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """``make_lab(nodes=3, kernel="host")`` -> LabEnv; every lab is taken down after the module."""
-    if reason := netns_unavailable():
-        pytest.skip(reason)
+    require("root", "ip")
     made: list[LabEnv] = []
 
     def make(nodes: int = 3, kernel: str = "host") -> LabEnv:

@@ -11,10 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from prerequisites import not_applicable, unmet
 from sdnkit.agent.facts import gather
 from sdnkit.plan.facts import IfaceKind
-
-from .conftest import kernel_lacks
 
 pytestmark = pytest.mark.kernel
 
@@ -93,8 +92,8 @@ def test_a_zone_that_cannot_be_planned_is_an_error_and_the_others_go_on(lab):
 
 
 def test_a_zone_the_kernel_refuses_is_held_back_and_the_others_go_on(lab):
-    if kernel_lacks("vlan") is None:
-        pytest.skip("this kernel has 802.1Q devices: the refusal cannot be provoked here")
+    if unmet("kernel:vlan") is None:
+        not_applicable("this kernel has 802.1Q devices: the refusal cannot be provoked here")
     lab.create("zones", zone="novlan", type="vlan", bridge="vmbr0")
     lab.create("vnets", vnet="vlnet", zone="novlan", tag=10)
     lab.create("vnets", vnet="vnet4", zone="simple")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import ipaddress
 import itertools
 import os
-import shutil
 import subprocess
 import time
 from dataclasses import dataclass, replace
@@ -29,9 +28,7 @@ from sdnkit.realize.dhcp import DhcpAction, apply_dhcp, sync_hosts
 
 pytestmark = [
     pytest.mark.kernel,
-    pytest.mark.skipif(os.geteuid() != 0, reason="needs root for network namespaces"),
-    pytest.mark.skipif(shutil.which("dnsmasq") is None, reason="dnsmasq (dnsmasq-base) is not installed"),
-    pytest.mark.skipif(shutil.which("busybox") is None, reason="busybox (udhcpc) is not installed"),
+    pytest.mark.needs("root", "dnsmasq", "busybox"),
 ]
 
 _COUNTER = itertools.count()
@@ -283,7 +280,7 @@ def test_dynamic_leases_for_unknown_macs_when_enabled(lab):
     apply_dhcp(insts, lab.settings())  # back to static only
 
 
-@pytest.mark.skipif(shutil.which("dhclient") is None, reason="dhclient (isc-dhcp-client) is not installed")
+@pytest.mark.needs("dhclient")
 def test_ipv6_router_advertisement_and_dhcpv6_static_address(lab):
     entries = [
         Entry("dz", ipaddress.ip_address("10.77.0.101"), MAC0, "100"),

@@ -11,7 +11,6 @@ from __future__ import annotations
 import ipaddress
 import itertools
 import os
-import shutil
 import subprocess
 
 import pytest
@@ -24,8 +23,7 @@ from sdnkit.render.nftables_sets import TABLE
 
 pytestmark = [
     pytest.mark.kernel,
-    pytest.mark.skipif(os.geteuid() != 0, reason="needs root for network namespaces"),
-    pytest.mark.skipif(shutil.which("nft") is None, reason="nft (nftables) is not installed"),
+    pytest.mark.needs("root", "nft"),
 ]
 
 _COUNTER = itertools.count()

@@ -4,15 +4,13 @@ dnsmasq that the node agent runs; removing the guest gives the address back."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 
 import pytest
 
 pytestmark = [
     pytest.mark.kernel,
-    pytest.mark.skipif(shutil.which("busybox") is None, reason="busybox (udhcpc) is not installed"),
-    pytest.mark.skipif(shutil.which("dnsmasq") is None, reason="dnsmasq is not installed"),
+    pytest.mark.needs("root", "busybox", "dnsmasq"),
 ]
 
 

@@ -12,17 +12,11 @@ import platform
 
 import pytest
 
-from sdnkit.lab.uml import UmlKernel, UmlUnavailable
-
-pytestmark = [pytest.mark.kernel, pytest.mark.slow]
+pytestmark = [pytest.mark.kernel, pytest.mark.slow, pytest.mark.needs("root", "uml")]
 
 
 @pytest.fixture(scope="module")
 def lab(make_lab):
-    try:
-        UmlKernel.find()
-    except UmlUnavailable as err:
-        pytest.skip(str(err))
     return make_lab(nodes=2, kernel="uml")
 
 

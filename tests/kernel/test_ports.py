@@ -12,7 +12,6 @@ import ipaddress
 import itertools
 import json
 import os
-import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,10 +35,7 @@ from sdnkit.store.snapshot import read_running
 pytestmark = [
     pytest.mark.kernel,
     pytest.mark.services,
-    pytest.mark.skipif(os.geteuid() != 0, reason="needs root for network namespaces"),
-    pytest.mark.skipif(shutil.which("dnsmasq") is None, reason="dnsmasq (dnsmasq-base) is not installed"),
-    pytest.mark.skipif(shutil.which("pdns_server") is None, reason="pdns-server is not installed"),
-    pytest.mark.skipif(shutil.which("nft") is None, reason="nftables is not installed"),
+    pytest.mark.needs("root", "dnsmasq", "busybox", "pdns_server", "dig", "nft"),
 ]
 
 _COUNTER = itertools.count()

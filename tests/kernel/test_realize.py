@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from prerequisites import require
 from sdnkit.errors import NotSupportedError, RealizeError, RollbackError, VerifyError
 from sdnkit.plan.desired import Bridge, Existing, NodePlan, OvsIntPort, StaticRoute, Veth, Vxlan
 from sdnkit.realize import apply as apply_mod
@@ -38,8 +39,7 @@ PEERS = ("192.0.2.2", "192.0.2.3")
 
 @pytest.fixture
 def ns() -> Iterator[str]:
-    if os.geteuid() != 0:
-        pytest.skip("needs root for network namespaces")
+    require("root")
     name = f"rz{os.getpid() % 100000}n{next(_COUNTER)}"
     subprocess.run(["ip", "netns", "add", name], check=True)
     subprocess.run(["ip", "-n", name, "link", "set", "lo", "up"], check=True)

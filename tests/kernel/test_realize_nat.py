@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from prerequisites import require
 from sdnkit.errors import RealizeError
 from sdnkit.plan.desired import Bridge, NodePlan, SnatRule
 from sdnkit.realize import apply_plan, read_state
@@ -51,8 +52,7 @@ class Site:
 
 @pytest.fixture
 def site() -> Iterator[Site]:
-    if os.geteuid() != 0:
-        pytest.skip("needs root for network namespaces")
+    require("root", "nft", "iptables-legacy")
     base = f"rn{os.getpid() % 100000}n{next(_COUNTER)}"
     s = Site(node=f"{base}-n", outside=f"{base}-o", guest=f"{base}-g")
     try:

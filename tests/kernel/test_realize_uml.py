@@ -2,12 +2,12 @@
 VRF and dummy devices, and NAT where nftables has no ``inet`` family.
 
 Marked ``uml``: ``make test-uml`` runs them inside a User-Mode-Linux kernel that has all of it. Each
-test probes the kernel for what it needs and skips with the kernel's refusal otherwise.
+test probes the kernel for what it needs (``needs("kernel:vlan")``): a skip with the kernel's
+refusal elsewhere, a failure in CI.
 """
 
 from __future__ import annotations
 
-import functools
 import ipaddress
 import itertools
 import json
@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from prerequisites import not_applicable, require
 from sdnkit.errors import RealizeError
 from sdnkit.plan.desired import Bridge, Dummy, NodePlan, SnatRule, Veth, Vlan, Vrf, Vxlan
 from sdnkit.realize import apply_plan, ipbatch, read_state
@@ -29,25 +30,13 @@ pytestmark = pytest.mark.uml
 _COUNTER = itertools.count()
 
 
-@functools.cache
-def _missing(features: tuple[str, ...]) -> str | None:
-    if os.geteuid() != 0:
-        return "needs root for network namespaces"
-    from sdnkit.lab.probe import missing
-
-    refused = missing(features)
-    return "; ".join(f"no {f} in this kernel ({why})" for f, why in refused.items()) or None
-
-
 def needs(*features: str) -> None:
-    if reason := _missing(tuple(sorted(features))):
-        pytest.skip(reason)
+    require(*(f"kernel:{f}" for f in features))
 
 
 @pytest.fixture
 def ns() -> Iterator[str]:
-    if os.geteuid() != 0:
-        pytest.skip("needs root for network namespaces")
+    require("root")
     name = f"ru{os.getpid() % 100000}n{next(_COUNTER)}"
     subprocess.run(["ip", "netns", "add", name], check=True)
     try:
@@ -247,6 +236,7 @@ def test_vrf_with_its_unreachable_default_and_a_dummy(ns: str, tmp_path: Path) -
     assert set(links(ns)) == {"lo", "eth0", "eth0p"}
 
 
+@pytest.mark.needs("nft", "iptables-legacy")
 def test_nat_falls_back_to_iptables_legacy_without_nftables_inet(ns: str, tmp_path: Path) -> None:
     needs("vlan")  # only inside UML
     probe = subprocess.run(
@@ -257,7 +247,7 @@ def test_nat_falls_back_to_iptables_legacy_without_nftables_inet(ns: str, tmp_pa
         input="table inet p { chain c { type nat hook postrouting priority srcnat; }; }",
     )
     if probe.returncode == 0:
-        pytest.skip("this kernel's nftables has the inet family: the fallback is not used")
+        not_applicable("this kernel's nftables has the inet family: the fallback is not used")
     state = tmp_path / "realize"
     snat = SnatRule(
         vnet="vns",

@@ -11,16 +11,15 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import kernel_lacks
-
-pytestmark = [pytest.mark.kernel, pytest.mark.uml]
+pytestmark = [
+    pytest.mark.kernel,
+    pytest.mark.uml,
+    pytest.mark.needs("root", "kernel:qinq", "kernel:vlan_filtering"),
+]
 
 
 @pytest.fixture(scope="module")
 def lab(make_lab):
-    for feature in ("qinq", "vlan_filtering"):
-        if reason := kernel_lacks(feature):
-            pytest.skip(reason)
     env = make_lab(nodes=2)
     env.create("zones", zone="qinqz1", type="qinq", bridge="vmbr0", tag=20)
     env.create("zones", zone="qinqz2", type="qinq", bridge="vmbr0", tag=30)

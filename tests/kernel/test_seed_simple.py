@@ -14,7 +14,7 @@ import json
 
 import pytest
 
-pytestmark = pytest.mark.kernel
+pytestmark = [pytest.mark.kernel, pytest.mark.needs("root", "nft")]
 
 OUTSIDE = "192.0.2.254"
 NODE1 = "192.0.2.1"

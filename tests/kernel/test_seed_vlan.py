@@ -11,15 +11,11 @@ import subprocess
 
 import pytest
 
-from .conftest import kernel_lacks
-
-pytestmark = [pytest.mark.kernel, pytest.mark.uml]
+pytestmark = [pytest.mark.kernel, pytest.mark.uml, pytest.mark.needs("root", "kernel:vlan", "tcpdump")]
 
 
 @pytest.fixture(scope="module")
 def lab(make_lab):
-    if reason := kernel_lacks("vlan"):
-        pytest.skip(reason)
     env = make_lab(nodes=2)
     env.create("zones", zone="vlanzone", type="vlan", bridge="vmbr0")
     env.create("vnets", vnet="myvnet1", zone="vlanzone", tag=10)
