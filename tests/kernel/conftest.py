@@ -6,14 +6,19 @@ Reuse them in any kernel test module::
     def lab(make_lab):
         return make_lab(nodes=3)               # a fresh store and a lab with a unique name
 
+    @pytest.fixture
+    def own_lab(new_lab):                      # a lab for one test that changes it
+        return new_lab(nodes=2)
+
     def test_x(lab):
         lab.create("zones", zone="simple", type="simple")   # SdnService, PVE parameter names
         lab.apply()                            # sdn apply (the service) + sdn lab apply (real agents)
         lab.guest("vm1", node="node1", vnet="vnet1", ip="10.0.1.14/24", gw="10.0.1.1")
         assert lab.ping("vm1", "10.0.1.1")
 
-Every lab of a module is removed when the module ends (namespaces and agents). What a test needs
-(kernel features, tools) it declares with ``pytest.mark.needs`` (tests/prerequisites.py).
+Every lab of ``make_lab`` is removed when the module ends, of ``new_lab`` when the test ends
+(namespaces and agents). What a test needs (kernel features, tools) it declares with
+``pytest.mark.needs`` (tests/prerequisites.py).
 """
 
 from __future__ import annotations
@@ -148,20 +153,47 @@ def lab_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         os.environ["SDN_LAB_DIR"] = old
 
 
-@pytest.fixture(scope="module")
-def make_lab(lab_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """``make_lab(nodes=3, kernel="host")`` -> LabEnv; every lab is taken down after the module."""
-    require("root", "ip")
-    made: list[LabEnv] = []
+class LabFactory:
+    """Makes labs with unique names and fresh stores; ``close()`` takes every one of them down."""
 
-    def make(nodes: int = 3, kernel: str = "host") -> LabEnv:
-        env = LabEnv(name=unique_name(), config_dir=tmp_path_factory.mktemp("sdn"), nodes=nodes)
+    def __init__(self, lab_root: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+        self.lab_root = lab_root
+        self.tmp = tmp_path_factory
+        self.made: list[LabEnv] = []
+
+    def __call__(self, nodes: int = 3, kernel: str = "host") -> LabEnv:
+        env = LabEnv(name=unique_name(), config_dir=self.tmp.mktemp("sdn"), nodes=nodes)
+        self.made.append(env)  # before `lab up`: a half-made lab is taken down too
         rc, out = env.sdn("lab", "up", "--nodes", str(nodes), "--name", env.name, "--kernel", kernel)
         assert rc == 0, out
-        made.append(env)
         return env
 
-    yield make
-    for env in made:
-        if (lab_root / env.name / "state.json").exists():
-            env.sdn("lab", "down", "--name", env.name)
+    def close(self) -> None:
+        for env in self.made:
+            if (self.lab_root / env.name / "state.json").exists():
+                env.sdn("lab", "down", "--name", env.name)
+
+
+@pytest.fixture(scope="module")
+def make_lab(lab_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabFactory]:
+    """``make_lab(nodes=3, kernel="host")`` -> LabEnv; every lab is taken down after the module.
+
+    For labs that tests only read (or that each test extends in its own, separate way).
+    """
+    require("root", "ip")
+    factory = LabFactory(lab_root, tmp_path_factory)
+    try:
+        yield factory
+    finally:
+        factory.close()
+
+
+@pytest.fixture
+def new_lab(lab_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabFactory]:
+    """Like ``make_lab``, but every lab is taken down after the test: for tests that change a lab."""
+    require("root", "ip")
+    factory = LabFactory(lab_root, tmp_path_factory)
+    try:
+        yield factory
+    finally:
+        factory.close()

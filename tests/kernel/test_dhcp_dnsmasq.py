@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import itertools
 import os
+import shutil
 import subprocess
 import time
 from dataclasses import dataclass, replace
@@ -111,7 +112,8 @@ class Lab:
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory):
+def topology(tmp_path_factory):
+    """The namespaces, shared by the module (``lab`` gives every test a clean start on them)."""
     tag = f"dh{os.getpid() % 10000}x{next(_COUNTER)}"
     node, guests = f"{tag}n", [f"{tag}g{i}" for i in range(3)]
     tmp = tmp_path_factory.mktemp("dhcp")
@@ -145,6 +147,23 @@ def lab(tmp_path_factory):
             subprocess.run(["ip", "netns", "del", ns], check=False)
 
 
+@pytest.fixture
+def lab(topology):
+    """No DHCP server running, no lease or config file left, guests without IPv4 addresses."""
+    stop_and_forget(topology)
+    try:
+        yield topology
+    finally:
+        stop_and_forget(topology)
+
+
+def stop_and_forget(lab: Lab) -> None:
+    apply_dhcp([], lab.settings())
+    shutil.rmtree(lab.tmp / "dhcp", ignore_errors=True)
+    for guest in lab.guests:
+        sh("ip", "-n", guest, "-4", "addr", "flush", "dev", "eth0")
+
+
 MAC0, MAC1, MAC2 = "bc:24:11:77:00:00", "bc:24:11:77:00:01", "bc:24:11:77:00:02"
 
 
@@ -169,11 +188,17 @@ def test_guest_gets_its_ipam_address_and_options(lab):
 
 
 def test_unknown_mac_is_ignored_without_dynamic_leases(lab):
-    assert lab.udhcpc(lab.guests[2], tries=2) is None
+    entries = [Entry("dz", ipaddress.ip_address("10.77.0.100"), MAC0, "100")]
+    apply_dhcp(planned(lab, entries), lab.settings())
+    assert lab.udhcpc(lab.guests[0]) is not None  # the server answers a known MAC...
+    assert lab.udhcpc(lab.guests[2], tries=2) is None  # ...and ignores an unknown one
+    assert Dnsmasq(lab.settings()).pid("dz") is not None  # still running
 
 
 def test_mapping_change_reloads_without_restart_and_renew_gets_new_address(lab):
     server = Dnsmasq(lab.settings())
+    apply_dhcp(planned(lab, [Entry("dz", ipaddress.ip_address("10.77.0.100"), MAC0, "100")]), lab.settings())
+    assert lab.udhcpc(lab.guests[0])[0] == "10.77.0.100"
     pid = server.pid("dz")
     entries = [
         Entry("dz", ipaddress.ip_address("10.77.0.101"), MAC0, "100"),
@@ -193,7 +218,6 @@ def test_mapping_change_reloads_without_restart_and_renew_gets_new_address(lab):
 
 def test_unrelated_change_keeps_the_server_untouched(lab):
     server = Dnsmasq(lab.settings())
-    pid = server.pid("dz")
     insts = planned(lab, [Entry("dz", ipaddress.ip_address("10.77.0.101"), MAC0, "100")])
     apply_dhcp(insts, lab.settings())
     pid = server.pid("dz")
@@ -268,6 +292,8 @@ def test_a_deleted_ports_address_goes_to_the_next_guest_that_gets_it(lab):
 
 def test_dynamic_leases_for_unknown_macs_when_enabled(lab):
     insts = planned(lab, [Entry("dz", ipaddress.ip_address("10.77.0.101"), MAC0, "100")])
+    apply_dhcp(insts, lab.settings())
+    assert lab.udhcpc(lab.guests[2], tries=2) is None  # static only: unknown MACs get nothing
     settings = lab.settings(dynamic=True)
     changes = apply_dhcp(insts, settings)
     assert [c.action for c in changes] == [DhcpAction.RESTART]
@@ -277,7 +303,6 @@ def test_dynamic_leases_for_unknown_macs_when_enabled(lab):
     assert 100 <= int(lease[0].rsplit(".", 1)[1]) <= 110 and lease[0] != "10.77.0.101"
     # the reserved guest still gets its own address
     assert lab.udhcpc(lab.guests[0])[0] == "10.77.0.101"
-    apply_dhcp(insts, lab.settings())  # back to static only
 
 
 @pytest.mark.needs("dhclient")
