@@ -73,6 +73,11 @@ def _zone(server: Server, zone: str) -> None:
     server.root("POST", "/cluster/sdn/zones", data={"zone": zone, "type": "simple"})
 
 
+def _pending(server: Server, fresh: str) -> None:
+    """A pending change for apply or rollback to act on."""
+    _zone(server, f"zp{fresh}")
+
+
 def _vnet(server: Server, vnet: str) -> None:
     server.root("POST", "/cluster/sdn/vnets", data={"vnet": vnet, "zone": "pz"})
 
@@ -93,8 +98,8 @@ def _unlock(server: Server) -> None:
 SUBNET_ID = "pz-10.42.0.0-24"
 CASES = [
     Case("index", "GET", "/cluster/sdn", "SDN.Audit", "/sdn"),
-    Case("apply", "PUT", "/cluster/sdn", "SDN.Allocate", "/sdn"),
-    Case("rollback", "POST", "/cluster/sdn/rollback", "SDN.Allocate", "/sdn"),
+    Case("apply", "PUT", "/cluster/sdn", "SDN.Allocate", "/sdn", setup=_pending),
+    Case("rollback", "POST", "/cluster/sdn/rollback", "SDN.Allocate", "/sdn", setup=_pending),
     Case("lock", "POST", "/cluster/sdn/lock", "SDN.Allocate", "/sdn", {"allow-pending": 1}, cleanup=_unlock),
     Case("dry-run", "GET", f"/cluster/sdn/dry-run?node={NODE}", "Sys.Audit", f"/nodes/{NODE}"),
     Case("zone-read", "GET", "/cluster/sdn/zones/pz", READ, "/sdn/zones/pz"),

@@ -314,17 +314,22 @@ def test_ipv6_router_advertisement_and_dhcpv6_static_address(lab):
     apply_dhcp(planned(lab, entries), lab.settings())
     guest = lab.guests[0]
     out = lab.tmp / "lease6"
+    out.unlink(missing_ok=True)
     # link up sends a router solicitation: the answer need not wait for the next periodic RA
     sh("ip", "-n", guest, "link", "set", "eth0", "down")
     sh("ip", "-n", guest, "link", "set", "eth0", "up")
-    subprocess.run(
-        ["ip", "netns", "exec", guest, "dhclient", "-6", "-1", "-sf", str(lab.tmp / "dhclient.sh"),
+    client = subprocess.Popen(  # in the foreground (-d): stopped below, never left behind
+        ["ip", "netns", "exec", guest, "dhclient", "-6", "-1", "-d", "-sf", str(lab.tmp / "dhclient.sh"),
          "-lf", str(lab.tmp / "dh6.leases"), "-pf", str(lab.tmp / "dh6.pid"), "eth0"],
-        check=True, capture_output=True, timeout=30,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
-    pid_file = lab.tmp / "dh6.pid"
-    if pid_file.exists():  # dhclient daemonises after binding
-        subprocess.run(["kill", pid_file.read_text().strip()], check=False)
+    try:
+        deadline = time.monotonic() + 30
+        while not out.exists() and client.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        client.terminate()
+        client.wait(timeout=10)
     assert out.read_text().strip() == "2001:db8:77::101"
     # the router advertisement gave the default route and the MTU
     deadline = time.monotonic() + 10
