@@ -16,7 +16,8 @@ provoke, a duplicate case) may skip in CI, and it says so: ``not_applicable(reas
 
 Names :func:`unmet` understands: ``root``; a program on ``PATH`` (``dnsmasq``) or an absolute path
 (``/usr/lib/frr/zebra``); ``kernel:<feature>`` (a link kind of ``sdnkit.lab.probe``);
-``uml`` (the User-Mode-Linux kernel is installed); ``pve-fixtures`` (upstream's test cases).
+``uml`` (the User-Mode-Linux kernel is installed); ``pve-fixtures`` (upstream's test cases);
+``ifupdown2`` (Debian's ifupdown2, unpacked by ``scripts/ifupdown2.sh``).
 """
 
 from __future__ import annotations
@@ -124,6 +125,20 @@ def _uml() -> str | None:
     return None
 
 
+@functools.cache
+def _ifupdown2() -> str | None:
+    """Debian's ifupdown2, unpacked by scripts/ifupdown2.sh (make install does it once)."""
+    import subprocess
+
+    script = REPO / "scripts" / "ifupdown2.sh"
+    done = subprocess.run([str(script), "prepare"], capture_output=True, text=True, check=False)
+    if done.returncode == 0:
+        return None
+    if "apt-get download ifupdown2 failed" in done.stderr:
+        return f"ifupdown2 is not available: {done.stderr.strip()} (make install)"
+    raise AssertionError(f"scripts/ifupdown2.sh prepare failed: {done.stderr.strip()}")  # a bug, not a skip
+
+
 def _fixtures() -> str | None:
     if pve_cases():
         return None
@@ -139,6 +154,8 @@ def unmet(*needs: str) -> str | None:
             reason = _uml()
         elif need == "pve-fixtures":
             reason = _fixtures()
+        elif need == "ifupdown2":
+            reason = _ifupdown2()
         elif need.startswith("kernel:"):
             reason = _kernel(need.removeprefix("kernel:"))
         else:

@@ -32,7 +32,7 @@ from typing import Any
 
 import pytest
 
-from prerequisites import not_applicable, not_applicable_mark, pve_case_params, require, skip_or_fail
+from prerequisites import not_applicable, not_applicable_mark, pve_case_params, require
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "compat"))  # equivalence.py, a file reader
 from equivalence import parse_interfaces as read_interfaces_text
@@ -139,10 +139,8 @@ def _ifupdown2_refuses(text: str) -> str | None:
 @pytest.fixture(scope="module")
 def ifupdown2() -> Path:
     """Debian's ifupdown2, unpacked (``make install`` does it once); a failed download is a missing tool."""
-    done = subprocess.run([str(IFUPDOWN2), "prepare"], capture_output=True, text=True, check=False)
-    if done.returncode != 0 and "apt-get download ifupdown2 failed" in done.stderr:
-        skip_or_fail(f"ifupdown2 is not available: {done.stderr.strip()}")
-    assert done.returncode == 0, f"scripts/ifupdown2.sh prepare failed: {done.stderr.strip()}"
+    require("ifupdown2")
+    done = subprocess.run([str(IFUPDOWN2), "prepare"], capture_output=True, text=True, check=True)
     return Path(done.stdout.strip())
 
 
