@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from sdnkit.api.auth import COOKIE
-from sdnkit.api.endpoint import AppState, Call, add, read_params
+from sdnkit.api.endpoint import AppState, Call, add, documented_responses, read_params
 from sdnkit.api.envelope import ok
 from sdnkit.api.params import BOOL, Param, ParamSpec
 from sdnkit.api.tickets import TICKET_LIFETIME
@@ -105,6 +105,7 @@ def register(router: APIRouter) -> None:
         summary="Create an authentication ticket (log in).",
         operation_id="post_access_ticket",
         openapi_extra={"requestBody": LOGIN.openapi_body(), "security": []},
+        responses=documented_responses(),
         response_class=Response,
     )
     router.add_api_route(
@@ -114,6 +115,7 @@ def register(router: APIRouter) -> None:
         summary="Dummy, as in PVE (a login form's target).",
         operation_id="get_access_ticket",
         openapi_extra={"security": []},
+        responses=documented_responses(),
         response_class=Response,
     )
     add(router, "GET", "/", _index, summary="The API root directory index.")
