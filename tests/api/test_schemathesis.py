@@ -34,6 +34,7 @@ pytestmark = [pytest.mark.api, pytest.mark.slow]
 
 EXAMPLES = 10  # per operation and mode: ~60 operations x 2 modes
 ALLOWED_4XX = {400, 404, 409, 423}
+TYPE_REFUSAL = "expected a"  # "expected a string, got float": the schema and the server disagree on a type
 SCHEMA_CHECKS = [status_code_conformance, content_type_conformance, response_schema_conformance]
 
 
@@ -74,6 +75,9 @@ def problem(case: Any, resp: requests.Response) -> str | None:
     errors = body.get("errors")
     if not isinstance(errors, dict) or not errors:
         return f"400 that names no parameter: {body}"
+    positive = case.meta is not None and case.meta.generation.mode.is_positive
+    if positive and any(TYPE_REFUSAL in str(m) for m in errors.values()):
+        return f"a value of the type the schema declares was refused: {body}"
     known = _declared(case) | _sent(case) | {"body"}
     unknown = set(errors) - known
     return f"400 names {sorted(unknown)}, not a parameter of the request: {body}" if unknown else None

@@ -158,3 +158,10 @@ def test_property_string_with_integer_key() -> None:
     assert fmt.parse("name=ens19,n=50")["n"] == 50
     with pytest.raises(ValueError, match="out of range"):
         fmt.parse("name=ens19,n=1")
+
+
+def test_integer_takes_an_integral_json_number_and_refuses_a_fraction() -> None:
+    """JSON Schema counts 5.0 as an integer; API clients (and schemathesis) may send it so."""
+    assert Integer(minimum=1, maximum=10).parse(5.0) == 5
+    with pytest.raises(ValueError, match="expected a string, got float"):
+        Integer().parse(5.5)
