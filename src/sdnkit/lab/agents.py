@@ -156,17 +156,17 @@ def start(state: LabState, node: str) -> int:
 def stop(pid: int, timeout: float = 5.0) -> None:
     """Stop one agent we started: SIGTERM, then SIGKILL after ``timeout``."""
     if not _is_our_agent(pid):
-        children.forget(pid)
+        children.forget(pid, wait=5.0)  # ours and no agent any more: it is exiting
         return
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if not _is_our_agent(pid):
-            children.forget(pid)
+            children.forget(pid, wait=5.0)  # its cmdline goes before it can be reaped
             return
         try:
             if os.waitpid(pid, os.WNOHANG)[0]:
-                children.forget(pid)
+                children.forget(pid, wait=5.0)
                 return
         except ChildProcessError:
             pass  # not our child (started by an earlier `sdn lab agents start`)

@@ -21,7 +21,10 @@ def keep(proc: subprocess.Popen[bytes]) -> int:
 
 
 def forget(pid: int, wait: float = 0.0) -> None:
-    """Reap a kept process that has been told to stop (waiting up to ``wait`` s), drop its handle."""
+    """Reap a kept process that has been told to stop (waiting up to ``wait`` s), drop its handle.
+
+    A process whose ``/proc/<pid>/cmdline`` is already empty may still be exiting: wait for it.
+    """
     proc = _KEPT.pop(pid, None)
     if proc is None:
         return

@@ -93,7 +93,7 @@ def stop_client(pid: int | None) -> None:
     shuts down cleanly does, so the server can give the address out again."""
     if pid is None or not _is_client(pid):
         if pid is not None:
-            children.forget(pid)
+            children.forget(pid, wait=5.0)  # ours and no client any more: it is exiting
         return
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + 3
