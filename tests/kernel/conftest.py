@@ -36,7 +36,7 @@ from typing import Any
 
 import pytest
 
-from prerequisites import require
+from prerequisites import require, unmet
 
 _COUNTER = itertools.count()
 
@@ -44,6 +44,16 @@ _COUNTER = itertools.count()
 def unique_name(prefix: str = "k") -> str:
     """A lab name unique to this process and call (lab names: ≤ 16 lower-case letters/digits)."""
     return f"{prefix}{os.getpid() % 100000}n{next(_COUNTER)}"[:16]
+
+
+def kernel_lacks(feature: str) -> str | None:
+    """Why this kernel cannot create ``feature`` links, or None (prefer ``needs("kernel:...")``)."""
+    return unmet(f"kernel:{feature}")
+
+
+def netns_unavailable() -> str | None:
+    """Why network namespaces cannot be used here, or None (prefer ``needs("root")``)."""
+    return unmet("root", "ip")
 
 
 def cli(*argv: str) -> tuple[int, str]:
