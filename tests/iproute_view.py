@@ -111,11 +111,14 @@ def _multicast(mac: str) -> bool:
 
 
 def routes(netns: str) -> list[str]:
-    """Every route of every table, both families."""
+    """Every route of every table, both families, but those of link-local addresses (the kernel's
+    own, and a re-created link's come back only once its duplicate address detection is done)."""
     fields = ("dst", "gateway", "dev", "table", "protocol", "scope", "type", "metric", "prefsrc")
     found = []
     for family in ("-4", "-6"):
         for r in _json(netns, "ip", "-j", family, "route", "show", "table", "all"):
+            if str(r.get("dst", "")).startswith("fe80:"):
+                continue
             found.append(json.dumps({k: r.get(k) for k in fields}, sort_keys=True))
     return sorted(found)
 
