@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import TextIO
 
 from sdnkit.errors import ConfigError, RealizeError
-from sdnkit.lab import remote
+from sdnkit.lab import children, remote
 from sdnkit.lab.state import Kernel, LabState, LabStore, UmlInstance, replace
 from sdnkit.lab.uml import UmlBoot, UmlSpec, UmlUnavailable, remove_tree
 
@@ -71,6 +71,7 @@ def boot(state: LabState, log: Path) -> UmlInstance:
     prepared = UmlBoot.prepare(spec)
     with open(log, "ab") as fh:
         proc = prepared.popen(fh)
+    children.keep(proc)
     try:
         _wait_ready(prepared, proc, log)
     except BaseException:
@@ -132,6 +133,7 @@ def _kill(pid: int) -> None:
     if _alive(pid):
         with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGKILL)  # UML was started as its own session leader
+    children.forget(pid, wait=5.0)
 
 
 def _shutdown(state: LabState) -> None:
