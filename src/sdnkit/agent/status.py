@@ -10,8 +10,10 @@ written by that node's agent after every apply and read by ``sdn status`` and th
                "vnet2": {"status": "error", "zone": "z2", "statusmsg": "..."}}}
 
 ``version`` is the running version the agent saw, ``applied`` the one now live on the node (they
-differ when an apply failed and was rolled back). Statuses follow PVE: ``available``, ``pending``
-(not applied yet), ``error`` (with ``statusmsg``); a vnet error makes its zone ``error`` too.
+differ when an apply failed and was rolled back). ``warnings`` lists what the underlay check
+noted without failing a zone (a peer whose node is down, a peer that does not answer at all).
+Statuses follow PVE: ``available``, ``pending`` (not applied yet), ``error`` (with
+``statusmsg``); a vnet error makes its zone ``error`` too.
 """
 
 from __future__ import annotations
@@ -71,6 +73,7 @@ class NodeStatus:
     error: str | None = None
     zones: Mapping[str, ObjectStatus] = field(default_factory=dict)
     vnets: Mapping[str, ObjectStatus] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()  # what the checks noted without failing (agent/underlay_check.py)
 
     @property
     def ok(self) -> bool:
@@ -89,6 +92,7 @@ class NodeStatus:
             "error": self.error,
             "zones": {k: v.to_json() for k, v in sorted(self.zones.items())},
             "vnets": {k: v.to_json() for k, v in sorted(self.vnets.items())},
+            "warnings": list(self.warnings),
         }
 
     @classmethod
@@ -103,6 +107,7 @@ class NodeStatus:
             error=data.get("error"),
             zones={k: ObjectStatus.from_json(v) for k, v in data.get("zones", {}).items()},
             vnets={k: ObjectStatus.from_json(v) for k, v in data.get("vnets", {}).items()},
+            warnings=tuple(data.get("warnings") or ()),
         )
 
 
@@ -122,7 +127,6 @@ def read(store: Store, node: str) -> NodeStatus | None:
 
 
 def read_all(store: Store) -> Iterator[NodeStatus]:
-    for name in sorted(store.names(PREFIX)):
-        doc = store.read(name)
-        if doc is not None:
-            yield NodeStatus.from_json(json.loads(doc.data))
+    """Every node's record, by node name (one consistent read)."""
+    for _name, doc in sorted(store.read_prefix(PREFIX).items()):
+        yield NodeStatus.from_json(json.loads(doc.data))
