@@ -9,8 +9,9 @@ packet. An echo request is sent every ``INTERVAL`` seconds until the target answ
 ``timeout`` passes, so one lost packet is no verdict.
 
 Verdicts: ``ok`` (an echo reply came back), ``too-big`` (the local route refused the size with
-EMSGSIZE, or a router answered "fragmentation needed" / "packet too big"; ``mtu`` says the limit
-when known), ``no-answer``. Sockets are made inside ``netns`` (``realize/netns.py``) and keep it.
+EMSGSIZE, or a router answered "fragmentation needed" / "packet too big", read from the socket's
+error queue and matched to the probe by the echo request it quotes; ``mtu`` says the limit when
+known), ``no-answer``. Sockets are made inside ``netns`` (``realize/netns.py``) and keep it.
 Measured on the host lab: one probe answers in about 0.2 ms (``ip netns exec ... ping`` takes 5 ms
 per target as a process); a probe that gets no answer costs ``timeout``.
 """
@@ -36,7 +37,8 @@ INTERVAL = 0.2
 IP_MTU_DISCOVER, IP_PMTUDISC_PROBE = 10, 3  # linux/in.h
 IPV6_MTU_DISCOVER, IPV6_PMTUDISC_PROBE = 23, 3  # linux/in6.h
 IPV6_DONTFRAG = getattr(socket, "IPV6_DONTFRAG", 62)
-IP_RECVERR, IPV6_RECVERR = 11, 25  # ICMP errors (a router's "fragmentation needed") reach recv()
+IP_RECVERR, IPV6_RECVERR = 11, 25  # ICMP errors (a router's "fragmentation needed") are queued
+SO_EE_ORIGIN_LOCAL = 1  # linux/errqueue.h: an error this host raised (send() reports it already)
 HEADERS = {4: 20 + 8, 6: 40 + 8}  # IP + ICMP header bytes of an echo request
 
 
@@ -112,7 +114,7 @@ class _Pending:
         try:
             self.sock.send(_request(self.probe.family, self.ident, self.seq, payload))
         except OSError as err:
-            if err.errno == errno.EMSGSIZE:
+            if err.errno == errno.EMSGSIZE:  # refused here: this probe's own error
                 self.result = Result(Verdict.TOO_BIG, self._route_mtu())
             elif err.errno not in (errno.EAGAIN, errno.ENOBUFS, errno.EHOSTUNREACH, errno.ENETUNREACH):
                 raise
@@ -127,29 +129,52 @@ class _Pending:
             return None
 
     def receive(self) -> None:
+        self._errors()
         while self.result is None:
             try:
                 data = self.sock.recv(65535)
             except BlockingIOError:
                 return
-            except OSError as err:
-                if err.errno == errno.EMSGSIZE:
-                    self.result = Result(Verdict.TOO_BIG, self._route_mtu())
+            except OSError:  # an ICMP error arrived for some socket towards this target
+                self._errors()
                 return
             self._answer(data)
+
+    def _errors(self) -> None:
+        """ICMP errors from the error queue (IP_RECVERR): the kernel gives a router's "too big"
+        to every raw socket towards that target, so the quoted echo request's ident says whose."""
+        while self.result is None:
+            try:
+                data, ancillary, _flags, _addr = self.sock.recvmsg(2048, 512, socket.MSG_ERRQUEUE)
+            except OSError:  # BlockingIOError included: the queue is empty
+                return
+            for _level, _type, blob in ancillary:
+                if len(blob) < 16 or len(data) < 6:
+                    continue
+                code, origin, _t, _c, _pad, info, _d = struct.unpack("=IBBBBII", blob[:16])
+                mine = struct.unpack("!H", data[4:6])[0] == self.ident  # data: our ICMP header on
+                if code == errno.EMSGSIZE and origin != SO_EE_ORIGIN_LOCAL and mine:
+                    self.result = Result(Verdict.TOO_BIG, info or None)
 
     def _answer(self, data: bytes) -> None:
         if self.probe.family == 4:
             data = data[(data[0] & 0x0F) * 4 :] if data else data  # the IPv4 header comes along
         if len(data) < 8:
             return
-        kind, _code, _sum, a, b = struct.unpack("!BBHHH", data[:8])
-        if (kind, self.probe.family) in ((0, 4), (129, 6)) and a == self.ident:
+        kind, code, _sum, ident, info = struct.unpack("!BBHHH", data[:8])
+        if (kind, self.probe.family) in ((0, 4), (129, 6)) and ident == self.ident:
             self.result = Result(Verdict.OK)
-        elif (kind, _code, self.probe.family) == (3, 4, 4):  # fragmentation needed
-            self.result = Result(Verdict.TOO_BIG, b or None)
-        elif (kind, self.probe.family) == (2, 6):  # packet too big
+        elif (kind, code, self.probe.family) == (3, 4, 4) and self._quoted(data) == self.ident:
+            self.result = Result(Verdict.TOO_BIG, info or None)  # the target itself: fragmentation needed
+        elif (kind, self.probe.family) == (2, 6) and self._quoted(data) == self.ident:
             self.result = Result(Verdict.TOO_BIG, struct.unpack("!I", data[4:8])[0] or None)
+
+    def _quoted(self, data: bytes) -> int | None:
+        """The ident of the echo request an ICMP error quotes (after the error's 8-byte header)."""
+        inner = data[8:]
+        header = 40 if self.probe.family == 6 else (inner[0] & 0x0F) * 4 if inner else 0
+        inner = inner[header:]
+        return struct.unpack("!H", inner[4:6])[0] if len(inner) >= 6 else None
 
     def close(self) -> None:
         self.sock.close()
