@@ -247,13 +247,19 @@ def build_status(running: RunningConfig, outcome: Outcome, opts: AgentOptions) -
 # --- the underlay check and going back -------------------------------------------------------
 
 
-def load_held(opts: AgentOptions, version: int) -> dict[str, str]:
-    """Zones held back at ``version`` because their check failed (zone -> reason)."""
+def last_held(opts: AgentOptions) -> tuple[int, dict[str, str]]:
+    """The last version at which zones were held back because their check failed, and why."""
     try:
         data = json.loads((opts.state_dir / HELD_FILE).read_text())
-    except (FileNotFoundError, ValueError):
-        return {}
-    return dict(data.get("zones") or {}) if data.get("version") == version else {}
+        return int(data["version"]), dict(data.get("zones") or {})
+    except (FileNotFoundError, ValueError, KeyError, TypeError):
+        return 0, {}
+
+
+def load_held(opts: AgentOptions, version: int) -> dict[str, str]:
+    """Zones held back at ``version`` because their check failed (zone -> reason)."""
+    held_at, zones = last_held(opts)
+    return zones if held_at == version else {}
 
 
 def _save_held(opts: AgentOptions, version: int, zones: Mapping[str, str]) -> None:
@@ -358,6 +364,8 @@ def run_once(
         write_atomic(_applied_path(opts), outcome.applied.dumps())
     outcome = guest_services(store, outcome, opts)
     outcome = firewall_step(store, outcome, opts)
-    result = replace(build_status(running, outcome, opts), warnings=realized.notes)
+    held_at, held = last_held(opts)
+    went_back = node_status.WentBack(version=held_at, zones=held) if held else None
+    result = replace(build_status(running, outcome, opts), warnings=realized.notes, went_back=went_back)
     node_status.write(store, result)
     return result

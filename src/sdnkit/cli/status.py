@@ -30,6 +30,11 @@ def _node_row(view: NodeView, running: int) -> dict[str, Any]:
     data = view.to_json(running)
     age = data["heartbeat"]
     problems = [data["error"]] if data.get("error") else []
+    went = data.get("went-back")
+    if went and went["version"] != data.get("version"):  # the current version's errors say it already
+        problems += [
+            f"went back at version {went['version']}: zone {z}: {why}" for z, why in went["zones"].items()
+        ]
     problems += [f"warning: {w}" for w in data.get("warnings", [])]
     return {
         "node": view.node,

@@ -76,7 +76,8 @@ def _problems(record: NodeStatus, zones: tuple[str, ...]) -> list[str]:
     for zone in zones:
         st = record.zones.get(zone)
         if st is not None and st.status is Status.ERROR:
-            found.append(f'zone "{zone}": {st.message}')
+            named = (st.message or "").startswith(f'zone "{zone}"')
+            found.append(st.message if named else f'zone "{zone}": {st.message}')
     return found
 
 
