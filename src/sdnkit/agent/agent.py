@@ -75,10 +75,10 @@ class AgentOptions:
 
 def load_running(store: Store) -> tuple[RunningConfig, str | None]:
     """The running config and its revision (an empty version 0 before the first apply)."""
-    return _parse_running(store.read(RUNNING_DOC))
+    return parse_running(store.read(RUNNING_DOC))
 
 
-def _parse_running(doc: Document | None) -> tuple[RunningConfig, str | None]:
+def parse_running(doc: Document | None) -> tuple[RunningConfig, str | None]:
     if doc is None:
         return RunningConfig.empty(), None
     return RunningConfig.loads(doc.data.decode()), doc.revision

@@ -151,7 +151,7 @@ def _read(store: Store, seen: _Seen) -> None:
     if "running" in seen.dirty:
         doc = store.read(node_agent.RUNNING_DOC)
         if doc is None or doc.revision != seen.revision:
-            seen.running, seen.revision = node_agent._parse_running(doc)[0], doc.revision if doc else None
+            seen.running, seen.revision = node_agent.parse_running(doc)[0], doc.revision if doc else None
         pending = confirm_module.read_pending(store)
         seen.deadline = pending.deadline if pending else None
     if "ports" in seen.dirty:
