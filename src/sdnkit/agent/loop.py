@@ -131,9 +131,9 @@ class _Seen:
 
     def timeout(self, resync: float) -> float:
         now = time.monotonic()
+        if self.retry_at is not None:  # after a failure, only a change wakes us before the retry
+            return max(0.0, self.retry_at - now)
         until = [self.last_full + resync - now]
-        if self.retry_at is not None:
-            until.append(self.retry_at - now)
         if self.deadline is not None:
             until.append(self.deadline + confirm_module.GRACE - time.time())
         return max(0.0, min(until))
