@@ -67,7 +67,8 @@ class Outcome:
     def summary(self) -> str:
         bad = [r for r in self.nodes if r.state is not State.APPLIED]
         parts = [f"{r.node}: {r.message}" for r in bad]
-        text = f"version {self.version}: " + ("; ".join(parts) if parts else "applied on every node")
+        done = "applied on every node" if self.nodes else "no registered node runs a changed zone"
+        text = f"version {self.version}: " + ("; ".join(parts) if parts else done)
         return f"{text}; {self.note}" if self.note else text
 
 
