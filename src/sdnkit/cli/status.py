@@ -31,7 +31,9 @@ def _node_row(view: NodeView, running: int) -> dict[str, Any]:
     age = data["heartbeat"]
     problems = [data["error"]] if data.get("error") else []
     went = data.get("went-back")
-    if went and went["version"] != data.get("version"):  # the current version's errors say it already
+    # while it is news: the version that went back, or the revert right after it (the errors of
+    # the current version say it already); -o json keeps it always
+    if went and went["version"] != data.get("version") and went["version"] + 1 >= running:
         problems += [
             f"went back at version {went['version']}: zone {z}: {why}" for z, why in went["zones"].items()
         ]
