@@ -95,7 +95,10 @@ def _running(config_dir: str) -> Any:
 
 
 def _check_config_dir(state: LabState, args: argparse.Namespace) -> None:
-    if os.path.abspath(args.config_dir) != state.config_dir:
+    from sdnkit.store import is_etcd_url
+
+    given = args.config_dir if is_etcd_url(args.config_dir) else os.path.abspath(args.config_dir)
+    if given != state.config_dir:
         raise ConfigError(
             f'lab "{state.name}" uses the config dir {state.config_dir}, not {args.config_dir} '
             f"(set SDN_CONFIG_DIR={state.config_dir})"

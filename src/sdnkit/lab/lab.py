@@ -20,6 +20,7 @@ from sdnkit.errors import ConfigError, NotFoundError, SdnError
 from sdnkit.lab import agents, dhcpguest, guests, topology
 from sdnkit.lab import frr as lab_frr
 from sdnkit.lab.state import MAX_NODES, Guest, Kernel, LabState, LabStore, replace
+from sdnkit.store import is_etcd_url
 
 
 class Lab:
@@ -36,9 +37,8 @@ class Lab:
         with self.store.locked():
             if self.store.exists():
                 raise ConfigError(f'lab "{self.name}" already exists (sdn lab down --name {self.name})')
-            state = LabState(
-                name=self.name, kernel=Kernel.HOST, nodes=nodes, config_dir=os.path.abspath(config_dir)
-            )
+            store = config_dir if is_etcd_url(config_dir) else os.path.abspath(config_dir)
+            state = LabState(name=self.name, kernel=Kernel.HOST, nodes=nodes, config_dir=store)
             state = replace(state, namespaces=topology.namespaces(state))
             self.store.save(state)
             with ExitStack() as undo:
