@@ -32,6 +32,8 @@ from sdnkit.cli.output import emit
 from sdnkit.errors import ConfigError
 from sdnkit.lab.state import DEFAULT_LAB, Kernel, LabState, LabStore
 
+STATUS_COLUMNS = ["name", "role", "netns", "node", "vnet", "address", "vlan", "port", "up", "agent", "etcd",
+                  "isolated"]  # fmt: skip
 MAC_RE = re.compile(r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$")
 
 
@@ -172,9 +174,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     if args.output == "json":
         emit(info, "json")
     else:
-        print(f"lab {info['name']} (kernel {info['kernel']}, config {info['config_dir']})")
-        cols = ["name", "role", "netns", "node", "vnet", "address", "vlan", "port", "up", "agent", "etcd", "isolated"]
-        emit(info["members"], "text", cols)
+        print(f"lab {info['name']} (kernel {info['kernel']}, store {info['config_dir']})")
+        emit(info["members"], "text", STATUS_COLUMNS)
     return 0
 
 
