@@ -194,7 +194,8 @@ def cmd_apply(args: argparse.Namespace) -> int:
 
 def cmd_agents(args: argparse.Namespace) -> int:
     state = _state(args)
-    _check_config_dir(state, args)
+    if args.action == "start":  # stopping them needs no store
+        _check_config_dir(state, args)
     if _uml(state):
         return _forward(state, ["agents", args.action], args.output)
     from sdnkit.lab import agents

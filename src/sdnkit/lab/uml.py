@@ -123,6 +123,7 @@ class UmlSpec:
     share_cwd: bool = True  # the working directory is one of the shares
     env: Mapping[str, str] = field(default_factory=dict)
     mem: str = "1G"
+    kernel_args: tuple[str, ...] = ()  # more of UML's command line (a network device: vec0:...)
 
 
 def guest_env(extra: Mapping[str, str]) -> dict[str, str]:
@@ -218,6 +219,7 @@ class UmlBoot:
             "con0=fd:0,fd:1",
             "quiet",
             "loglevel=0",
+            *self.spec.kernel_args,
         ]
 
     def popen(self, stdout: int | BinaryIO) -> subprocess.Popen[bytes]:
