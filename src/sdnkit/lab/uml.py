@@ -5,7 +5,8 @@ UML kernel has all of them (``research/kernel-lab.md``). The guest sees the host
 read-only lower layer of a tmpfs overlay root, so every host binary and the venv are there, and
 writes stay inside the guest, except to the shared directories, which are the host's own, mounted
 read-write at the same path (the current directory always is). UML has no network device to the
-host: nothing the command does can reach the host's network.
+host: nothing the command does can reach the host's network (an etcd lab adds one, a tap into
+the lab's own switch: ``UmlSpec.kernel_args``, lab/umllab.py).
 
     python -m sdnkit.lab.uml run [--timeout S] [--share DIR]... [--env K=V]... -- CMD...
 
