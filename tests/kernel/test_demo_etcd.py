@@ -143,3 +143,8 @@ def test_make_run_on_the_etcd_lab(demo: tuple[str, subprocess.Popen[str]], tmp_p
                             capture_output=True, text=True, check=True, timeout=120)  # fmt: skip
     nodes = [m for m in json.loads(status.stdout)["members"] if m["role"] == "node"]
     assert [m["up"] for m in nodes] == [True] * 3 and [m["agent"] for m in nodes] == [None] * 3
+    # the etcd commands go into UML too: the three members answer, one leads
+    members = subprocess.run([SDN, "-o", "json", "lab", "etcd", "status", "--name", name],
+                             capture_output=True, text=True, check=True, timeout=120)  # fmt: skip
+    states = sorted(m["state"] for m in json.loads(members.stdout))
+    assert states == ["follower", "follower", "leader"]

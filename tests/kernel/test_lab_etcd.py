@@ -15,6 +15,7 @@ import ipaddress
 import json
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -240,10 +241,37 @@ def test_an_isolated_node_loses_etcd_and_catches_up_on_reconnect(
         wait_for(lambda: "leu3" in elab.link_names("node1"), "vnet leu3 on node1")
     finally:
         elab.lab("node", "reconnect", "node3")
-    assert run("ip", "netns", "exec", elab.ns("node3"), *curl, check=False).returncode == 0
+    # back on the switch, node3 resolves its peers again (its failed ARP entries age out first)
+    wait_for(lambda: run("ip", "netns", "exec", elab.ns("node3"), *curl, check=False).returncode == 0,
+             "node3 reaching node1's member again")  # fmt: skip
     wait_for(lambda: "leu3" in elab.link_names("node3"), "vnet leu3 on node3 after reconnect")
     wait_for(lambda: elab.members()["node3"]["state"] in ("leader", "follower"), "node3's member back")
     assert elab.lab("status")["members"][2]["agent"] == agents["node3"]  # the same agent, still running
+
+
+def test_a_dhcp_guest_gets_its_address_from_the_ipam_on_etcd(
+    elab: EtcdLabEnv, agents: dict[str, int], capsys: pytest.CaptureFixture[str]
+) -> None:
+    for tool in ("busybox", "dnsmasq"):
+        if shutil.which(tool) is None:
+            pytest.fail(f"{tool} is missing") if os.environ.get("CI") else pytest.skip(f"{tool} is missing")
+    elab.shell(
+        f"{SDN} zone create led --type simple --ipam pve --dhcp dnsmasq\n{SDN} vnet create ledv --zone led\n"
+        f"{SDN} subnet create ledv 10.0.6.0/24 --gateway 10.0.6.1 "
+        "--dhcp-range start-address=10.0.6.100,end-address=10.0.6.150\n"
+        f"{SDN} apply\n"
+    )
+    wait_for(lambda: "ledv" in elab.link_names("node2"), "vnet ledv on node2")
+    # the zone's DHCP server is started by the agent: the guest retries until it answers
+    wait_for(lambda: elab.sdn("lab", "guest", "add", "ld1", "--node", "node2", "--vnet", "ledv", "--dhcp",
+                              "--name", elab.name)[0] == 0, "a DHCP lease for ld1")  # fmt: skip
+    capsys.readouterr()
+    assert elab.sdn("lab", "exec", "--name", elab.name, "ld1", "--", "ping", "-c1", "-w2", "10.0.6.1")[0] == 0
+    out = elab.etcdctl("node1", "get", "--prefix", "--keys-only", f"/sdnkit/{elab.name}/doc/ipam/led/")
+    assert "10.0.6.100" in out  # the address is the IPAM's, in etcd
+    assert elab.sdn("lab", "guest", "del", "ld1", "--name", elab.name)[0] == 0
+    out = elab.etcdctl("node1", "get", "--prefix", "--keys-only", f"/sdnkit/{elab.name}/doc/ipam/led/")
+    assert "10.0.6.100" not in out  # given back
 
 
 # --- the host ---------------------------------------------------------------------------------
@@ -323,6 +351,8 @@ def test_lab_down_leaves_nothing(lab_root: Path, tmp_path: Path) -> None:
         pids += [m["pid"] for m in env.members().values()]
         ifname = status["hostlink"]["ifname"]
         assert len(pids) == 6 and run("ip", "link", "show", "dev", ifname, check=False).returncode == 0
+        # as if the command that started node1's member had crashed before recording its pid
+        (lab_root / env.name / "node1" / "etcd" / "pid").unlink()
     finally:
         take_down(env, lab_root)
     assert not [ns for ns in run("ip", "netns", "list").stdout.split() if ns.startswith(f"{env.name}-")]

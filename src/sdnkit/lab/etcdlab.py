@@ -216,11 +216,27 @@ def stop(state: LabState, node: str, sig: int = signal.SIGTERM) -> bool:
     return True
 
 
+def _orphans(m: EtcdMember) -> list[int]:
+    """Processes serving the member's data dir, found by it: a command that crashed between
+    starting a member and writing its pid file leaves one that only its data dir names."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and _is_member(int(entry.name), m):
+            found.append(int(entry.name))
+    return found
+
+
 def stop_all(state: LabState) -> None:
+    """Stop every member of the lab, by pid file and by data dir (``sdn lab down``)."""
     if state.etcd is None:
         return
     for node in state.etcd.members:
-        if member(state, node).data_dir.exists():
+        m = member(state, node)
+        if not m.data_dir.exists():
+            continue
+        stop(state, node)
+        for pid in _orphans(m):
+            _pid_file(m).write_text(str(pid))
             stop(state, node)
 
 

@@ -20,6 +20,7 @@ from sdnkit.errors import ConfigError, NotFoundError, SdnError
 from sdnkit.lab import agents, dhcpguest, etcdlab, guests, hostlink, topology
 from sdnkit.lab import frr as lab_frr
 from sdnkit.lab.batch import run_batch, run_batches
+from sdnkit.lab.etcd import etcd_binary
 from sdnkit.lab.etcdlab import EtcdOptions
 from sdnkit.lab.state import MAX_NODES, Guest, Kernel, LabState, LabStore, replace
 
@@ -47,6 +48,7 @@ class Lab:
             if etcd is None:
                 self._build(state, None)
                 return state
+            etcd_binary()  # NotSupportedError naming the package, before anything is made
             with hostlink.reserving():  # the subnet is taken once its link exists
                 subnet = hostlink.choose_subnet(etcd.subnet)
                 state = replace(state, etcd=etcdlab.plan(state, subnet, etcd.election_ms),

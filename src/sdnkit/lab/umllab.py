@@ -39,6 +39,7 @@ from typing import TextIO
 
 from sdnkit.errors import ConfigError, RealizeError
 from sdnkit.lab import etcdlab, hostlink, remote
+from sdnkit.lab.etcd import etcd_binary
 from sdnkit.lab.etcdlab import EtcdOptions
 from sdnkit.lab.state import Kernel, LabState, LabStore, UmlInstance, replace
 from sdnkit.lab.uml import UmlBoot, UmlSpec, UmlUnavailable, remove_tree
@@ -128,6 +129,7 @@ def up(name: str, nodes: int, config_dir: str, etcd: EtcdOptions | None = None) 
             if etcd is None:
                 Path(config_dir).mkdir(parents=True, exist_ok=True)
             else:
+                etcd_binary()  # the UML sees this host's binaries: NotSupportedError before anything
                 state = _with_tap(state, etcd, undo)
             instance = boot(state, store.dir / "uml.log")
             state = replace(state, uml=instance)
