@@ -5,6 +5,9 @@ from __future__ import annotations
 import pytest
 
 from sdnkit.config.formats import (
+    IFACE,
+    SECRET,
+    URL,
     ArrayOf,
     Boolean,
     Cidr,
@@ -17,12 +20,12 @@ from sdnkit.config.formats import (
     Text,
     clean_text,
 )
-from sdnkit.config.schema import DHCP_RANGE, NODES, VLAN_TAG, VNI
+from sdnkit.config.schema import DHCP_RANGE, NODES, OPTIONS, OSPF_AREA, ROUTE_TARGET, VLAN_TAG, VNI, Kind
 
 
 @pytest.mark.parametrize("raw", ["a\nb", "x\ry", "tab\there", "nul\x00", "del\x7f"])
 def test_control_characters_are_refused(raw: str) -> None:
-    with pytest.raises(ValueError, match="control characters"):
+    with pytest.raises(ValueError, match="is not allowed \\(no control"):
         clean_text(raw)
 
 
@@ -158,3 +161,159 @@ def test_property_string_with_integer_key() -> None:
     assert fmt.parse("name=ens19,n=50")["n"] == 50
     with pytest.raises(ValueError, match="out of range"):
         fmt.parse("name=ens19,n=1")
+
+
+# hostile values (issue 12 A): every class is refused, and its harmless neighbour accepted --------
+
+REFUSED_CHARACTERS = [
+    "\u2028",  # LINE SEPARATOR
+    "\u2029",  # PARAGRAPH SEPARATOR
+    "\x85",  # NEL, a C1 control
+    "\x9b",  # CSI, a C1 control (starts terminal escape sequences)
+    "\u202e",  # RIGHT-TO-LEFT OVERRIDE
+    "\u2066",  # LEFT-TO-RIGHT ISOLATE
+    "\u200f",  # RIGHT-TO-LEFT MARK
+    "\u200b",  # ZERO WIDTH SPACE
+    "\ufeff",  # BYTE ORDER MARK
+    "\ud800",  # a lone surrogate (JSON "\ud800")
+]
+
+
+@pytest.mark.parametrize("char", REFUSED_CHARACTERS, ids=lambda c: f"U+{ord(c):04X}")
+def test_separators_c1_bidi_and_invisible_characters_are_refused_everywhere(char: str) -> None:
+    with pytest.raises(ValueError, match=rf"character U\+{ord(char):04X} .* is not allowed"):
+        clean_text(f"my{char}net")
+    with pytest.raises(ValueError, match="is not allowed"):
+        Text().parse(f"my{char}net")
+    assert Text().parse("my net") == "my net"
+
+
+def test_free_text_may_hold_other_letters_patterned_text_may_not() -> None:
+    assert Text().parse("Zürich") == "Zürich"  # a password, say
+    with pytest.raises(ValueError, match=r"U\+00FC LATIN SMALL LETTER U WITH DIAERESIS is not allowed"):
+        OPTIONS[Kind.VNETS]["alias"].format.parse("Zürich")
+
+
+ALIAS = OPTIONS[Kind.VNETS]["alias"].format
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "net\\",  # ifupdown2 joins the next line to it
+        "a\\b",  # ... and the text around any backslash
+        "${IFACE}",  # ifupdown2 / Mako substitution
+        "<% import os %>",  # Mako code block
+        "## comment",  # Mako comment
+        "% for x in y:",  # Mako control line
+        "tab\there",
+        "x" * 256,  # the kernel takes 255 bytes
+        "café",
+        "\u0661\u0662",  # Arabic-Indic digits
+        "a\xa0b",  # no-break space
+    ],
+)
+def test_alias_takes_pves_ascii_characters_without_backslash(raw: str) -> None:
+    with pytest.raises(ValueError):
+        ALIAS.parse(raw)
+
+
+def test_alias_accepts_every_character_of_its_set() -> None:
+    every = "()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[]^_abcdefghijklmnopqrstuvwxyz my net"
+    assert ALIAS.parse(every) == every
+    assert ALIAS.parse("x" * 255) == "x" * 255
+
+
+@pytest.mark.parametrize("fmt", [IpAddress(), IpAddress(6), Cidr(), Cidr(6), ListOf(IpAddress())])
+@pytest.mark.parametrize("zone", ["%eth0", "%anything goes", "%1"])
+def test_ipv6_zone_ids_are_refused(fmt: object, zone: str) -> None:
+    suffix = "/64" if isinstance(fmt, Cidr) else ""
+    assert fmt.parse(f"fe80::1{suffix}")  # type: ignore[attr-defined]
+    with pytest.raises(ValueError, match="zone ID"):
+        fmt.parse(f"fe80::1{zone}{suffix}")  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("fmt", "raw", "ok"),
+    [
+        (Integer(1, 100), "\u0661\u0662", "12"),  # Arabic-Indic 12
+        (Integer(1, 100), "\uff11", "1"),  # fullwidth 1
+        (Integer(1, 100), "1_0", "10"),
+        (ROUTE_TARGET, "65000:\u0661", "65000:1"),
+        (ROUTE_TARGET, "\u0966:1", "0:1"),  # Devanagari zero
+        (OSPF_AREA, "\u0660", "0"),
+        (OSPF_AREA, "0.0.0.\u0661", "0.0.0.1"),
+    ],
+)
+def test_numbers_are_ascii_digits(fmt: object, raw: str, ok: str) -> None:
+    assert str(fmt.parse(ok)) == ok  # type: ignore[attr-defined]
+    with pytest.raises(ValueError):
+        fmt.parse(raw)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("raw", "accepted"),
+    [
+        ("65535:4294967295", True),  # 2-byte ASN, 4-byte number
+        ("4294967295:65535", True),  # 4-byte ASN, 2-byte number
+        ("0:0", True),
+        ("65536:65536", False),  # both 4 bytes: 8 bytes do not fit the 6 of a route target
+        ("4294967296:1", False),
+        ("1:4294967296", False),
+        ("65000", False),
+        ("65000:1:2", False),
+    ],
+)
+def test_route_targets_in_range(raw: str, accepted: bool) -> None:
+    if accepted:
+        assert ROUTE_TARGET.parse(raw) == raw
+    else:
+        with pytest.raises(ValueError):
+            ROUTE_TARGET.parse(raw)
+
+
+@pytest.mark.parametrize(
+    ("raw", "accepted"),
+    [("0", True), ("4294967295", True), ("0.0.0.1", True), ("4294967296", False), ("256.0.0.1", False)],
+)
+def test_ospf_areas_in_range(raw: str, accepted: bool) -> None:
+    if accepted:
+        assert OSPF_AREA.parse(raw) == raw
+    else:
+        with pytest.raises(ValueError):
+            OSPF_AREA.parse(raw)
+
+
+@pytest.mark.parametrize(
+    ("fmt", "good", "bad"),
+    [
+        (URL, "https://xn--mnchen-3ya.example/api", "https://münchen.example/api"),
+        (URL, "http://netbox:8000/api/", "http://netbox:8000/api/\"x"),
+        (SECRET, "0123abcdef!$%", "0123 abcdef"),
+        (SECRET, "0123abcdef", "0123abcdéf"),
+    ],
+)
+def test_urls_and_secrets_are_ascii(fmt: Text, good: str, bad: str) -> None:
+    assert fmt.parse(good) == good
+    with pytest.raises(ValueError):
+        fmt.parse(bad)
+
+
+def test_list_items_split_on_ascii_blanks_only() -> None:
+    assert NODES.parse("n1 n2,n3;n4") == ("n1", "n2", "n3", "n4")
+    with pytest.raises(ValueError, match="not allowed"):
+        NODES.parse("n1\xa0n2")  # no-break space: not a separator, and not part of a node name
+
+
+@pytest.mark.parametrize("raw", ["eth0:1", "_eth0", "eth 0", "eth/0"])
+def test_interface_names_are_kernel_names(raw: str) -> None:
+    """The kernel refuses ":" and "/"; ifupdown2 reads "eth0:1" as an address label of eth0."""
+    with pytest.raises(ValueError, match="not a valid interface name"):
+        IFACE.parse(raw)
+    assert IFACE.parse("eth0.100") == "eth0.100"
+
+
+def test_an_array_option_needs_an_element() -> None:
+    """An empty array would be written as no line and read back as an unset option."""
+    with pytest.raises(ValueError, match="empty list"):
+        ArrayOf(DHCP_RANGE).parse([])

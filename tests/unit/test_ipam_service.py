@@ -197,8 +197,9 @@ def test_subnet_delete_is_refused_while_guests_remain(env: Env) -> None:
     ctx = setup(env, [V4])
     svc_ipam.allocate(ctx, "v1", mac=MAC)
     subnet_id = "z1-10.0.0.0-24"
-    with pytest.raises(IpamError, match="cannot delete, 1 address"):
+    with pytest.raises(ConfigError, match=r"cannot delete it, 1 address\(es\) are still registered") as err:
         env.sdn.delete("subnets", {"vnet": "v1", "subnet": subnet_id})
+    assert err.value.key == "subnet"  # a 400 naming the parameter, not an IPAM failure
     assert subnet_id in [s["subnet"] for s in env.sdn.list("subnets", {"vnet": "v1"})]
     assert [r["ip"] for r in env.status()] == ["10.0.0.1", "10.0.0.2"]
     assert [str(a.ip) for a in svc_ipam.release(ctx, "v1", MAC)] == ["10.0.0.2"]
@@ -216,8 +217,10 @@ def test_gateway_change_moves_the_registration(env: Env) -> None:
 def test_gateway_taken_by_a_guest_refuses_the_change_and_changes_nothing(env: Env) -> None:
     ctx = setup(env, [V4])
     svc_ipam.ips_create(ctx, {"zone": "z1", "vnet": "v1", "mac": MAC, "ip": "10.0.0.254"})
-    with pytest.raises(IpamError, match=r"10\.0\.0\.254 is already registered \(mac="):
+    taken = r"gateway 10\.0\.0\.254 is already registered in ipam \"pve\" \(mac="
+    with pytest.raises(ConfigError, match=taken) as err:
         env.sdn.update("subnets", {"vnet": "v1", "subnet": "z1-10.0.0.0-24", "gateway": "10.0.0.254"})
+    assert err.value.key == "gateway"
     (sub,) = env.sdn.list("subnets", {"vnet": "v1"})
     assert sub["gateway"] == "10.0.0.1"
     assert [(r["ip"], r.get("gateway"), r.get("mac")) for r in env.status()] == [

@@ -83,6 +83,9 @@ def test_requested_address_is_reserved_and_the_other_family_allocated(svc):
     assert addresses(svc) == ["10.0.1.50", "2001:db8:1::2"]
 
 
+MAC1 = "bc:24:11:00:00:01"
+
+
 @pytest.mark.parametrize(
     ("spec", "key", "message"),
     [
@@ -97,6 +100,11 @@ def test_requested_address_is_reserved_and_the_other_family_allocated(svc):
             "in no subnet",
         ),
         (PortSpec(vnet="v1", guest="100", mac="bc:24:11:00:00:01", netns="a", tap="b"), "netns", "not both"),
+        (
+            PortSpec(vnet="v1", guest="100", mac=MAC1, ips=(ipaddress.ip_address("2001:db8:1::9%x,y"),)),
+            "ip",
+            "zone ID",
+        ),
     ],
 )
 def test_bad_input_names_the_field_and_changes_nothing(svc, spec, key, message):

@@ -238,5 +238,5 @@ def test_bgp_router_statements_in_pve_order() -> None:
 
 
 def test_values_cannot_inject_lines() -> None:
-    with pytest.raises(ConfigError, match="line break"):
+    with pytest.raises(ConfigError, match="LINE FEED cannot be written"):
         render_frr(FrrConfig(hostname="n1", isis_routers=(IsisRouter(domain="d\nrouter bgp 1", net="x"),)))

@@ -210,7 +210,7 @@ def test_fabric_links_come_last_one_stanza_per_address() -> None:
 
 
 def test_values_cannot_inject_lines() -> None:
-    with pytest.raises(ConfigError, match='interface "v1": value contains a line break'):
+    with pytest.raises(ConfigError, match='interface "v1": option "alias": value contains a line break'):
         text(Bridge(name="v1", role=LinkRole.VNET, alias="x\nauto eth0"))
 
 
@@ -236,5 +236,5 @@ def test_fast_paths_refuse_line_breaks_too(link: Vxlan | Bridge, rule: str | Non
                 to_source=ip("192.0.2.1"),
             ),
         )
-    with pytest.raises(ConfigError, match="value contains a line break"):
+    with pytest.raises(ConfigError, match=r"value contains a line break|one word of a shell command"):
         text(link, snat=snat)

@@ -105,8 +105,8 @@ def test_list_filters(svc: SdnService) -> None:
         ),
         ("zones", {"zone": "z9", "type": "simple", "colour": "x"}, "colour", "(no such option)"),
         ("zones", {"zone": "toolong99", "type": "simple"}, "zone", "longer than 8 characters"),
-        ("zones", {"zone": "z9", "type": "vlan"}, "bridge", "option 'bridge' is required for type vlan"),
-        ("vnets", {"vnet": "v2", "zone": "z1", "alias": "a\nb"}, "alias", "control characters"),
+        ("zones", {"zone": "z9", "type": "vlan"}, "bridge", "option \"bridge\" is required for type vlan"),
+        ("vnets", {"vnet": "v2", "zone": "z1", "alias": "a\nb"}, "alias", "LINE FEED"),
         ("vnets", {"vnet": "v2", "zone": "z1", "tag": "5"}, "tag", 'vnets of simple zone "z1" take no tag'),
         ("subnets", {"vnet": "nope", "subnet": "10.9.0.0/24"}, "vnet", 'vnet "nope" does not exist'),
         ("subnets", {"vnet": "v1", "subnet": "10.9.0.0"}, "subnet", "not a valid CIDR"),
@@ -335,7 +335,7 @@ def test_import_a_pve_directory_leniently(svc: SdnService, tmp_path: Path) -> No
     store_dir = tmp_path / "store"
     imported = SdnService(store_dir, hooks=[])
     warnings = imported.import_pve(source)
-    assert any("zones.cfg line 3" in w and "'mtu'" in w for w in warnings)
+    assert any("zones.cfg line 3" in w and '"mtu"' in w for w in warnings)
     assert any("unknown type 'faucet'" in w for w in warnings)
     assert any(".running-config: zone 'z3' dropped" in w for w in warnings)
     assert any(w.startswith('rule: vnet "v3": tag 10 is already used by vnet "v2"') for w in warnings)

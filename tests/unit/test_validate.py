@@ -395,11 +395,9 @@ def test_fabric_rules(fabrics_add: str, parts: tuple[str, ...]) -> None:
 
 
 def test_fabric_node_id_and_ospf_area_formats() -> None:
-    refused(
-        build(fabrics_add="ospf_fabric: f3\n\tarea 999.1.1.1\n\tip_prefix 10.30.0.0/24\n"),
-        'fabric "f3"',
-        "area 999.1.1.1 is not a number or a dotted quad",
-    )
+    with pytest.raises(ConfigError, match=r'fabric "f3": invalid value for "area": \'999\.1\.1\.1\' is not'):
+        build(fabrics_add="ospf_fabric: f3\n\tarea 999.1.1.1\n\tip_prefix 10.30.0.0/24\n")
+    assert "f3" in build(fabrics_add="ospf_fabric: f3\n\tarea 0.0.0.9\n\tip_prefix 10.30.0.0/24\n").fabrics
     refused(
         build(fabrics_add="openfabric_node: f1n2\n\tip 192.168.2.9\n"),
         'fabric "f1n2"',

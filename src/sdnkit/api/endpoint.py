@@ -7,12 +7,16 @@ PVE-style errors (``envelope.py``).
 
 Request bodies are read as PVE reads them: ``application/x-www-form-urlencoded`` (what proxmoxer
 and the PVE web UI send; a repeated key gives an array) or ``application/json``; parameters from
-the query string and the body are merged. Bodies are limited to 64 KiB, as in pveproxy.
+the query string and the body are merged. Bodies are limited to 64 KiB, as in pveproxy, and JSON
+bodies to 32 levels of nesting (PVE's parameters are flat: a list value is the second level). The
+depth is measured before ``json.loads`` runs: the decoder recurses once per level, and a body of
+``[[[[…`` would otherwise end in a ``RecursionError`` (a 500) instead of a 400.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -28,10 +32,13 @@ from sdnkit.api.params import Param, ParamSpec, without_path
 from sdnkit.api.permissions import Caller, Permissions
 from sdnkit.errors import ConfigError
 
-__all__ = ["MAX_BODY", "AppState", "Call", "add", "read_params"]
+__all__ = ["MAX_BODY", "AppState", "Call", "Declared", "add", "read_params"]
 
 MAX_BODY = 64 * 1024
 MAX_FIELDS = 1000
+MAX_JSON_DEPTH = 32
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_JSON_BRACKET = re.compile(rb"[\[\]{}]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +69,17 @@ class Call:
 Handler = Callable[[Call], Any]
 
 
+@dataclass(frozen=True, slots=True)
+class Declared:
+    """What one endpoint accepts, kept on its route's endpoint (``route.endpoint.declared``), so
+    that tests and tools can walk every parameter of the API."""
+
+    method: str
+    path: str
+    spec: ParamSpec
+    path_params: Mapping[str, Param]
+
+
 def _pairs(text: str) -> list[tuple[str, str]]:
     try:
         return parse_qsl(text, keep_blank_values=True, errors="strict", max_num_fields=MAX_FIELDS)
@@ -80,10 +98,27 @@ async def _body(request: Request) -> bytes:
     return b"".join(chunks)
 
 
+def json_depth(body: bytes) -> int:
+    """How deep arrays and objects nest in ``body``, counted without recursion (strings skipped)."""
+    depth = deepest = 0
+    for match in _JSON_BRACKET.finditer(_JSON_STRING.sub(b'""', body)):
+        if match[0] in b"[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        else:
+            depth -= 1
+    return deepest
+
+
 def _json_params(body: bytes) -> dict[str, list[Any]]:
+    depth = json_depth(body)
+    if depth > MAX_JSON_DEPTH:
+        raise ConfigError(
+            f"malformed JSON body: nested {depth} levels deep, more than {MAX_JSON_DEPTH}", key="body"
+        )
     try:
         data = json.loads(body)
-    except (UnicodeDecodeError, ValueError) as err:
+    except (UnicodeDecodeError, ValueError, RecursionError) as err:
         raise ConfigError(f"malformed JSON body: {err}", key="body") from None
     if not isinstance(data, dict):
         raise ConfigError("the JSON body must be an object of parameters", key="body")
@@ -172,6 +207,8 @@ def add(
         perms = Permissions(state.auth.store.load(), caller)
         data = await run_in_threadpool(handler, Call(caller, perms, values, checked, state))
         return ok(data)
+
+    endpoint.declared = Declared(method, path, spec, pparams)  # type: ignore[attr-defined]
 
     openapi: dict[str, Any] = {
         "parameters": [

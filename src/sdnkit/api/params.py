@@ -175,7 +175,7 @@ BOOL = Boolean()
 LOCK_TOKEN = Param(
     "lock-token",
     "The token of the global SDN lock (POST /cluster/sdn/lock), when it is held.",
-    Text(None, 128),
+    Text(r"[\x21-\x7e]+", 128, "lock token (printable ASCII)"),
 )
 DIGEST = Param(
     "digest",

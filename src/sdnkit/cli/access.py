@@ -18,7 +18,7 @@ from typing import Any
 
 from sdnkit.api.access import AccessStore, check_tokenid, check_userid
 from sdnkit.api.roles import ROLES
-from sdnkit.cli.output import emit
+from sdnkit.cli.output import emit, say
 from sdnkit.errors import ConfigError
 
 
@@ -97,8 +97,10 @@ def token_add(args: argparse.Namespace) -> int:
     if args.output == "json":
         emit(result, "json")
     else:
-        print(f"full-tokenid: {full}\nprivsep: {int(args.privsep)}\nvalue: {secret}")
-        print("The secret is shown only now; store it safely.", file=sys.stderr)
+        say(f"full-tokenid: {full}")
+        say(f"privsep: {int(args.privsep)}")
+        say(f"value: {secret}")
+        say("The secret is shown only now; store it safely.", sys.stderr)
     return 0
 
 

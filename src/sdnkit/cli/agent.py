@@ -23,7 +23,7 @@ from typing import Any
 from sdnkit.agent.agent import DEFAULT_INTERFACES, DEFAULT_STATE_DIR, AgentOptions
 from sdnkit.agent.backends import Backend
 from sdnkit.agent.status import NodeStatus
-from sdnkit.cli.output import emit
+from sdnkit.cli.output import emit, say
 from sdnkit.errors import SdnError
 from sdnkit.realize.frr_service import FRR_SERVICES, FrrOptions
 
@@ -61,17 +61,14 @@ def _report(output: str) -> Any:
     def report(result: NodeStatus | SdnError) -> None:
         stamp = time.strftime("%H:%M:%S")
         if isinstance(result, SdnError):
-            print(f"{stamp} error: {result}", flush=True)
+            say(f"{stamp} error: {result}")
         elif output == "json":
             emit(result.to_json(), "json")
             sys.stdout.flush()
         else:
             bad = [f"{k}: {v.message}" for k, v in {**result.zones, **result.vnets}.items() if v.message]
             state = "ok" if result.ok else "errors: " + "; ".join(bad or [result.error or "?"])
-            print(
-                f"{stamp} version {result.version} applied={result.applied} changes={result.changes} {state}",
-                flush=True,
-            )
+            say(f"{stamp} version {result.version} applied={result.applied} changes={result.changes} {state}")
 
     return report
 
@@ -89,12 +86,12 @@ def cmd_agent(args: argparse.Namespace) -> int:
         else:
             emit(status_rows(record), "text", COLUMNS)
             if record.error:
-                print(f"error: {record.error}", file=sys.stderr)
+                say(f"error: {record.error}", sys.stderr)
         return 0 if record.ok else 1
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    print(f"sdn agent: node {opts.node}, store {args.config_dir}, backend {opts.backend}", flush=True)
+    say(f"sdn agent: node {opts.node}, store {args.config_dir}, backend {opts.backend}")
     agent.run_forever(
         store, opts, interval=args.interval, resync=args.resync, stop=stop, report=_report(args.output)
     )

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from sdnkit.cli.output import emit
+from sdnkit.cli.output import emit, say, shown_lines
 from sdnkit.service import SdnService
 
 __all__ = ["register"]
@@ -40,7 +40,7 @@ def _say(args: argparse.Namespace, data: Any, text: str) -> None:
     if args.output == "json":
         emit(data, "json")
     else:
-        print(text)
+        say(text)
 
 
 def _pending(args: argparse.Namespace) -> int:
@@ -48,7 +48,7 @@ def _pending(args: argparse.Namespace) -> int:
     if args.output == "json":
         emit(changes, "json")
     elif not changes:
-        print("no pending changes")
+        say("no pending changes")
     else:
         emit(_change_rows(changes), "text", ["kind", "id", "state", "changes"])
     return 0
@@ -80,14 +80,14 @@ def _dry_run(args: argparse.Namespace) -> int:
     if args.output == "json":
         emit(result, "json")
         return 0
-    print(f"running version {result['version']}; apply would make version {result['next-version']}")
+    say(f"running version {result['version']}; apply would make version {result['next-version']}")
     if result["changes"]:
         emit(_change_rows(result["changes"]), "text", ["kind", "id", "state", "changes"])
     else:
-        print("no object changes")
+        say("no object changes")
     for key in sorted(k for k in result if k.endswith("-diff")):
-        print(f"--- {key}")
-        sys.stdout.write(result[key] or "(no difference)\n")
+        say(f"--- {key}")
+        sys.stdout.write(shown_lines(result[key] or "(no difference)\n"))
     return 0
 
 
@@ -111,7 +111,8 @@ def _check(args: argparse.Namespace) -> int:
     if args.output == "json":
         emit(problems, "json")
     else:
-        print("\n".join(problems) if problems else "configuration is valid")
+        for line in problems or ["configuration is valid"]:
+            say(line)
     return 1 if problems else 0
 
 
@@ -121,8 +122,8 @@ def _import(args: argparse.Namespace) -> int:
         emit({"warnings": warnings}, "json")
     else:
         for warning in warnings:
-            print(f"warning: {warning}", file=sys.stderr)
-        print(f"imported {args.source} into {args.config_dir}")
+            say(f"warning: {warning}", sys.stderr)
+        say(f"imported {args.source} into {args.config_dir}")
     return 0
 
 

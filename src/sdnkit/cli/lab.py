@@ -28,21 +28,20 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sdnkit.cli.output import emit
+from sdnkit.cli.output import emit, say
 from sdnkit.errors import ConfigError
 from sdnkit.lab.state import DEFAULT_LAB, Kernel, LabState, LabStore
 
 STATUS_COLUMNS = ["name", "role", "netns", "node", "vnet", "address", "vlan", "port", "up", "agent", "etcd",
                   "isolated"]  # fmt: skip
-MAC_RE = re.compile(r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$")
+MAC_RE = re.compile(r"[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}")
 
 
 def _int_range(name: str, low: int, high: int) -> Callable[[str], int]:
     def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{name}: {text!r} is not a number") from None
+        if not re.fullmatch(r"[0-9]{1,9}", text):  # int() would take " 1_0" and non-ASCII digits
+            raise argparse.ArgumentTypeError(f"{name}: {text!r} is not a number (ASCII digits)")
+        value = int(text)
         if not low <= value <= high:
             raise argparse.ArgumentTypeError(f"{name}: {value} is out of range {low}-{high}")
         return value
@@ -53,6 +52,8 @@ def _int_range(name: str, low: int, high: int) -> Callable[[str], int]:
 def _cidr(text: str) -> ipaddress.IPv4Interface | ipaddress.IPv6Interface:
     if "/" not in text:
         raise argparse.ArgumentTypeError(f"--ip: {text!r} needs a prefix length (10.0.1.14/24)")
+    if "%" in text:
+        raise argparse.ArgumentTypeError(f"--ip: {text!r}: an IPv6 zone ID (%...) is not allowed")
     try:
         return ipaddress.ip_interface(text)
     except ValueError:
@@ -60,6 +61,8 @@ def _cidr(text: str) -> ipaddress.IPv4Interface | ipaddress.IPv6Interface:
 
 
 def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    if "%" in text:
+        raise argparse.ArgumentTypeError(f"--gw: {text!r}: an IPv6 zone ID (%...) is not allowed")
     try:
         return ipaddress.ip_address(text)
     except ValueError:
@@ -67,7 +70,7 @@ def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
 
 
 def _mac(text: str) -> str:
-    if not MAC_RE.match(text) or int(text[:2], 16) & 1:
+    if not MAC_RE.fullmatch(text) or int(text[:2], 16) & 1:
         raise argparse.ArgumentTypeError(f"--mac: {text!r} is not a unicast MAC address (bc:24:11:00:00:01)")
     return text.lower()
 
@@ -146,7 +149,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         info["etcd"] = list(state.etcd.members)
     emit(info, args.output)
     if state.etcd is not None and args.output != "json":
-        print(f'point sdn at it: eval "$(sdn lab env --name {state.name})"')
+        say(f'point sdn at it: eval "$(sdn lab env --name {state.name})"')
     return 0
 
 
@@ -174,7 +177,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     if args.output == "json":
         emit(info, "json")
     else:
-        print(f"lab {info['name']} (kernel {info['kernel']}, store {info['config_dir']})")
+        say(f"lab {info['name']} (kernel {info['kernel']}, store {info['config_dir']})")
         emit(info["members"], "text", STATUS_COLUMNS)
     return 0
 

@@ -16,7 +16,7 @@ import shlex
 from typing import Any
 
 from sdnkit.cli.lab import _forward, _state, _uml, _with_name
-from sdnkit.cli.output import emit
+from sdnkit.cli.output import emit, say
 from sdnkit.errors import ConfigError
 
 ETCD_COLUMNS = ["node", "state", "leader", "pid", "raft_index", "client", "host"]
@@ -29,7 +29,7 @@ def cmd_env(args: argparse.Namespace) -> int:
         emit(values, "json")
     else:
         for key, value in values.items():
-            print(f"export {key}={shlex.quote(value)}")
+            say(f"export {key}={shlex.quote(value)}")
     return 0
 
 

@@ -16,6 +16,7 @@ import os
 import sys
 from collections.abc import Iterator, Sequence
 
+from sdnkit.cli.output import say
 from sdnkit.errors import ConfigError, NotFoundError, SdnError
 from sdnkit.store import store_spec
 
@@ -142,13 +143,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except ConfigError as err:
-        print(f"sdn: error: {err}", file=sys.stderr)
+        say(f"sdn: error: {err}", sys.stderr)
         return 2
     except NotFoundError as err:
-        print(f"sdn: error: {err}", file=sys.stderr)
+        say(f"sdn: error: {err}", sys.stderr)
         return 2
     except SdnError as err:
-        print(f"sdn: error: {err}", file=sys.stderr)
+        say(f"sdn: error: {err}", sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

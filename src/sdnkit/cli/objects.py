@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sdnkit.cli.output import emit
+from sdnkit.cli.output import emit, say
 from sdnkit.config.formats import ArrayOf, Boolean
 from sdnkit.config.schema import OPTIONS, TYPES, Kind
 from sdnkit.service import Collection, SdnService
@@ -171,7 +171,7 @@ def _do_write(family: Family, action: str) -> Callable[[argparse.Namespace], int
         else:
             name = " ".join(str(getattr(args, k)) for k, _ in ids)
             later = " (pending until sdn apply)" if family.kind.versioned else ""
-            print(f"{family.name} {name} {what}{later}")
+            say(f"{family.name} {name} {what}{later}")
         return 0
 
     return run

@@ -17,6 +17,7 @@ import ipaddress
 import os
 
 from sdnkit.cli.output import emit
+from sdnkit.config.formats import IP
 from sdnkit.dhcp.base import DhcpPaths, DhcpSettings
 from sdnkit.errors import ConfigError
 from sdnkit.service.ports import PortContext, PortSpec, add_port, del_port, list_ports, local_node
@@ -29,9 +30,9 @@ COLUMNS = ("vnet", "guest", "mac", "ips", "hostname", "node", "device")
 
 def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
     try:
-        return ipaddress.ip_address(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an IP address") from None
+        return ipaddress.ip_address(IP.parse(text))
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def _context(args: argparse.Namespace) -> PortContext:

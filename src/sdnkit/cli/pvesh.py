@@ -33,7 +33,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sdnkit.cli.output import emit_table
+from sdnkit.cli.output import emit_table, say
 from sdnkit.cli.pvesh_api import ApiAnswer, call_api
 from sdnkit.errors import ConfigError, NotFoundError
 from sdnkit.service import Collection, SdnService
@@ -180,11 +180,12 @@ def _yaml(value: Any, indent: int = 0) -> list[str]:
     if isinstance(value, dict):
         lines = []
         for key, item in value.items():
+            name = _yaml_scalar(str(key))
             if isinstance(item, dict | list) and item:
-                lines += [f"{pad}{key}:", *_yaml(item, indent + 2)]
+                lines += [f"{pad}{name}:", *_yaml(item, indent + 2)]
             else:
                 shown = json.dumps(item) if item in ({}, []) else _yaml_scalar(item)
-                lines.append(f"{pad}{key}: {shown}")
+                lines.append(f"{pad}{name}: {shown}")
         return lines
     if isinstance(value, list):
         lines = []
@@ -211,7 +212,7 @@ def _print(data: Any, fmt: str) -> None:
     elif isinstance(data, dict):
         emit_table([{"key": k, "value": v} for k, v in sorted(data.items())], ["key", "value"])
     elif not isinstance(data, list):
-        print(data)
+        say(data)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -227,12 +228,13 @@ def _run(args: argparse.Namespace) -> int:
             result = call_api(args.config_dir, METHODS[args.method], args.path, params)
     except ConfigError as err:
         # pvesh prints parameter errors like this, one "key: message" line each
-        lines = "\n".join(f"{k}: {v}" for k, v in err.errors.items()) or err.message
-        print(f"400 Parameter verification failed.\n{lines}", file=sys.stderr)
+        lines = [f"{k}: {v}" for k, v in err.errors.items()] or [err.message]
+        for line in ["400 Parameter verification failed.", *lines]:
+            say(line, sys.stderr)
         return 2
     except ApiAnswer as err:
-        lines = "".join(f"\n{k}: {v}" for k, v in err.errors.items())
-        print(f"{err.status} {err.message}{lines}", file=sys.stderr)
+        for line in [f"{err.status} {err.message}", *(f"{k}: {v}" for k, v in err.errors.items())]:
+            say(line, sys.stderr)
         return 2 if err.status < 500 else 1
     _print(result, fmt)
     return 0

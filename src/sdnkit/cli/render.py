@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from sdnkit.cli.output import emit
+from sdnkit.cli.output import emit, say
 from sdnkit.config.running import RunningConfig
 from sdnkit.errors import ConfigError
 from sdnkit.plan.factsfile import build_facts, parse_facts_json
@@ -82,13 +82,13 @@ def cmd_render(args: argparse.Namespace) -> int:
     except OSError as err:
         raise ConfigError(f"{args.out}: cannot write: {err.strerror}", obj=args.out) from None
     for warning in plan.warnings:
-        print(f"sdn: warning: {warning}", file=sys.stderr)
+        say(f"sdn: warning: {warning}", sys.stderr)
     result: dict[str, Any] = {"written": [str(out / n) for n in files], "warnings": list(plan.warnings)}
     if args.output == "json":
         emit(result, "json")
     else:
         for path in result["written"]:
-            print(f"wrote {path}")
+            say(f"wrote {path}")
     return 0
 
 

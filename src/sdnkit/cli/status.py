@@ -12,7 +12,7 @@ from typing import Any
 
 from sdnkit.agent.status import NodeStatus, ObjectStatus, Status
 from sdnkit.cli.agent import COLUMNS, status_rows
-from sdnkit.cli.output import emit
+from sdnkit.cli.output import emit, say
 
 
 def with_pending(record: NodeStatus, running_version: int) -> NodeStatus:
@@ -40,9 +40,9 @@ def cmd_status(args: argparse.Namespace) -> int:
     if args.output == "json":
         emit([{**r.to_json(), "running": running.version} for r in records], "json")
         return 0
-    print(f"running version {running.version}")
+    say(f"running version {running.version}")
     if not records:
-        print("no node has reported yet (run sdn agent, or sdn lab apply)")
+        say("no node has reported yet (run sdn agent, or sdn lab apply)")
         return 0
     rows = [row for r in records for row in status_rows(r)]
     rows += [{"node": r.node, "object": "node", "status": "error", "version": r.applied, "message": r.error}

@@ -1,4 +1,4 @@
-"""Value formats of SDN options: parse raw input, write section-config text and JSON.
+r"""Value formats of SDN options: parse raw input, write section-config text and JSON.
 
 A format turns a raw value (a string from a file, the CLI or a form; or a JSON value from the
 API or a ``.running-config``) into one canonical Python value, and back. ``parse`` raises
@@ -6,6 +6,19 @@ API or a ``.running-config``) into one canonical Python value, and back. ``parse
 
 Canonical values: ``int``, ``bool``, ``str``, ``tuple[str, ...]`` for lists and
 ``tuple[PropertyValue, ...]`` for arrays of property strings.
+
+What "ASCII-only" means (PVE's schema is Perl, whose ``\w``, ``\d`` and ``\s`` match any Unicode
+letter, digit or blank in a decoded string; here they never do):
+
+* no value holds a control, format or line separator character (``config/characters.py``);
+* a format with a pattern accepts ASCII only: patterns are matched with ``re.ASCII`` (``\d`` is
+  ``[0-9]``, ``\w`` is ``[A-Za-z0-9_]``, ``\s`` is an ASCII blank) and any other character is
+  refused before the pattern is tried, so a negated class cannot let one through either;
+* numbers are ASCII digits (Python's ``int()`` would read ``"١٢"`` as 12);
+* addresses carry no IPv6 zone ID (``fe80::1%eth0``): no option of an SDN object names an
+  interface scope, and the ``%`` part would reach generated files as it was written.
+
+Free text without a pattern (API passwords) may hold other printable characters.
 """
 
 from __future__ import annotations
@@ -16,13 +29,18 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from sdnkit.config.characters import describe, first_refused
+
 Value = int | bool | str | tuple[Any, ...]
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-# pve-common split_list: list items are separated by commas, semicolons, whitespace or NUL
-_LIST_SPLIT = re.compile(r"[,;\s\x00]+")
+# pve-common split_list: list items are separated by commas, semicolons, whitespace or NUL (ASCII
+# blanks only: any other character stays in its item, whose format then refuses it)
+_LIST_SPLIT = re.compile(r"[,;\s\x00]+", re.ASCII)
+_INTEGER = re.compile(r"[+-]?[0-9]{1,32}")
 NODE_NAME = re.compile(r"[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?")
-IFACE_NAME = re.compile(r"[a-zA-Z0-9_][a-zA-Z0-9_.:-]{0,14}")
+# the kernel refuses "/", ":" and blanks in a name, ifupdown2 reads "x:y" as an address label of x;
+# the first character is a letter or digit, as the reconciler requires (realize/base.py)
+IFACE_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]{0,14}")
 DNS_NAME = re.compile(
     r"(?=.{1,253}\.?$)([a-zA-Z0-9_]([a-zA-Z0-9_-]{0,61}[a-zA-Z0-9_])?)"
     r"(\.[a-zA-Z0-9_]([a-zA-Z0-9_-]{0,61}[a-zA-Z0-9_])?)*\.?"
@@ -34,9 +52,26 @@ def clean_text(raw: object) -> str:
     if isinstance(raw, bool) or not isinstance(raw, str | int):
         raise ValueError(f"expected a string, got {type(raw).__name__}")
     text = str(raw)
-    if _CONTROL.search(text):
-        raise ValueError("control characters (newline, tab, ...) are not allowed")
+    index = first_refused(text)
+    if index is not None:
+        raise ValueError(
+            f"character {describe(text[index])} at position {index + 1} is not allowed "
+            "(no control, format or line separator characters)"
+        )
     return text.strip()
+
+
+def check_ascii(text: str, what: str) -> None:
+    """Refuse any character outside ASCII, naming it (a pattern then decides about the rest)."""
+    if not text.isascii():
+        char = next(c for c in text if not c.isascii())
+        raise ValueError(f"{text!r}: character {describe(char)} is not allowed ({what}: ASCII only)")
+
+
+def check_no_zone_id(text: str, what: str) -> None:
+    """Refuse ``fe80::1%eth0``: Python's ``ipaddress`` accepts any text after the ``%``."""
+    if "%" in text:
+        raise ValueError(f"{text!r} has an IPv6 zone ID (%...), which a {what} cannot have: leave it out")
 
 
 def split_list(raw: object) -> list[str]:
@@ -91,10 +126,12 @@ class Text(Format):
         text = clean_text(raw)
         if self.max_length is not None and len(text) > self.max_length:
             raise ValueError(f"longer than {self.max_length} characters")
-        if self.pattern is not None and not re.fullmatch(self.pattern, text):
-            raise ValueError(f"not a valid {self.what}")
         if not text:
             raise ValueError("empty value")
+        if self.pattern is not None:
+            check_ascii(text, self.what)
+            if not re.fullmatch(self.pattern, text, re.ASCII):
+                raise ValueError(f"{text!r} is not a valid {self.what}")
         return text
 
     def describe(self) -> str:
@@ -123,8 +160,8 @@ class Integer(Format):
             value = raw
         else:
             text = clean_text(raw)
-            if not re.fullmatch(r"[+-]?\d+", text):
-                raise ValueError(f"{text!r} is not an integer")
+            if not _INTEGER.fullmatch(text):
+                raise ValueError(f"{text!r} is not an integer (ASCII digits 0-9)")
             value = int(text)
         if (self.minimum is not None and value < self.minimum) or (
             self.maximum is not None and value > self.maximum
@@ -205,6 +242,7 @@ class IpAddress(Format):
 
     def parse(self, raw: object) -> str:
         text = clean_text(raw)
+        check_no_zone_id(text, self.describe())
         try:
             addr = ipaddress.ip_address(text)
         except ValueError:
@@ -227,6 +265,7 @@ class Cidr(Format):
 
     def parse(self, raw: object) -> str:
         text = clean_text(raw)
+        check_no_zone_id(text, self.describe())
         try:
             net = ipaddress.ip_network(text, strict=False)
         except ValueError:
@@ -258,6 +297,73 @@ class Mac(Format):
         if text.replace(":", "").strip("0") == "":
             raise ValueError("the all-zero MAC address is not allowed")
         return text
+
+
+U16_MAX = 65535
+U32_MAX = 4294967295
+
+
+@dataclass(frozen=True)
+class RouteTarget(Format):
+    """A BGP route target ``ASN:NN``, kept as written.
+
+    PVE checks only that both numbers fit 32 bits, but an extended community has 6 bytes for both
+    together (RFC 4360): a 2-byte ASN with a 4-byte number, or a 4-byte ASN with a 2-byte number.
+    FRR refuses anything else, so a route target that cannot be encoded is refused here.
+    """
+
+    name: ClassVar[str] = "route-target"
+
+    def parse(self, raw: object) -> str:
+        text = clean_text(raw)
+        check_ascii(text, "route target")
+        match = re.fullmatch(r"([0-9]{1,10}):([0-9]{1,10})", text)
+        if not match:
+            raise ValueError(f"{text!r} is not a route target ASN:NN (e.g. 65000:100)")
+        asn, number = int(match[1]), int(match[2])
+        if asn > U32_MAX or number > U32_MAX:
+            raise ValueError(f"{text!r}: ASN and number are out of range 0-{U32_MAX}")
+        if asn > U16_MAX and number > U16_MAX:
+            raise ValueError(
+                f"{text!r}: with a 4-byte ASN (above {U16_MAX}) the number must be 0-{U16_MAX} "
+                "(a route target holds 6 bytes)"
+            )
+        return text
+
+    def describe(self) -> str:
+        return "route target ASN:NN"
+
+    def json_schema(self) -> dict[str, Any]:
+        return {"type": "string", "pattern": "^[0-9]{1,10}:[0-9]{1,10}$", "maxLength": 21}
+
+
+@dataclass(frozen=True)
+class OspfArea(Format):
+    """An OSPF area: a number 0-4294967295 or a dotted quad, kept as entered (as PVE keeps it)."""
+
+    name: ClassVar[str] = "ospf-area"
+
+    def parse(self, raw: object) -> str:
+        text = clean_text(raw)
+        check_ascii(text, "OSPF area")
+        if re.fullmatch(r"[0-9]{1,10}", text):
+            if int(text) > U32_MAX:
+                raise ValueError(f"{text!r}: an area number is out of range 0-{U32_MAX}")
+            return text
+        try:
+            ipaddress.IPv4Address(text)
+        except ValueError:
+            raise ValueError(
+                f"{text!r} is not an OSPF area (a number 0-{U32_MAX} or a dotted quad such as 0.0.0.1)"
+            ) from None
+        return text
+
+    def describe(self) -> str:
+        return "OSPF area (number or dotted quad)"
+
+    def json_schema(self) -> dict[str, Any]:
+        pattern = r"^(?:[0-9]{1,10}|[0-9]{1,3}(\.[0-9]{1,3}){3})$"
+        return {"type": "string", "pattern": pattern, "maxLength": 15}
 
 
 @dataclass(frozen=True)
@@ -407,6 +513,8 @@ class ArrayOf(Format):
             raw = [raw]
         if not isinstance(raw, list | tuple):
             raise ValueError("expected a list of property strings")
+        if not raw:  # would be written as no line at all, and read back as an unset option
+            raise ValueError("empty list (to remove the option, delete it)")
         return tuple(self.item.parse(entry) for entry in raw)
 
     def text(self, value: Value) -> str:
@@ -432,7 +540,10 @@ class ArrayOf(Format):
 NODE = Text(NODE_NAME.pattern, 63, "node name")
 IFACE = Text(IFACE_NAME.pattern, 15, "interface name")
 DNS = Text(DNS_NAME.pattern, 253, "DNS name")
-URL = Text(r"https?://[^\s\"'<>\\]+", 1024, "http(s) URL")
+# RFC 3986 characters, without the quote; an internationalised host name is written in punycode
+URL = Text(r"https?://[A-Za-z0-9\-._~:/?#\[\]@!$&()*+,;=%]+", 1024, "http(s) URL")
+# API tokens and keys: printable ASCII without blanks, "," and ";" (PVE's list separators)
+SECRET = Text(r"[\x21-\x2b\x2d-\x3a\x3c-\x7e]+", 512, "API token (printable ASCII, no blanks, ',' or ';')")
 FINGERPRINT = Text(r"([A-Fa-f0-9]{2}:){31}[A-Fa-f0-9]{2}", None, "SHA-256 fingerprint")
 ASN = Integer(1, 4294967295)
 IP = IpAddress()

@@ -20,6 +20,7 @@ from sdnkit.config.formats import (
     IP4,
     IP6,
     NODE,
+    SECRET,
     URL,
     ArrayOf,
     Boolean,
@@ -29,7 +30,9 @@ from sdnkit.config.formats import (
     Integer,
     ListOf,
     Mac,
+    OspfArea,
     PropertyString,
+    RouteTarget,
     Text,
 )
 
@@ -126,7 +129,7 @@ UDP_PORT = Integer(1, 65535)
 MTU = Integer(68, 65535)
 NODES = ListOf(NODE, as_set=True, pve_hash=True)
 IP_LIST = ListOf(IP)
-ROUTE_TARGET = Text(r"\d{1,10}:\d{1,10}", 21, "route target ASN:NN")
+ROUTE_TARGET = RouteTarget()
 REF_SHORT = Text(SHORT_ID, 64, "object ID")
 REF_CONTROLLER = ID_FORMATS[Kind.CONTROLLERS]
 REF_FABRIC = Text(r"[a-zA-Z0-9][a-zA-Z0-9-]{0,6}[a-zA-Z0-9]", 8, "fabric ID")
@@ -134,7 +137,15 @@ ISIS_NET = Text(
     r"[a-fA-F0-9]{2}(\.[a-fA-F0-9]{4}){3,9}\.[a-fA-F0-9]{2}", 50, "IS-IS NET (e.g. 49.0001.1921.6800.1001.00)"
 )
 CA_FILE = Text(r"/[^\s,;]+", 4096, "absolute path of a PEM file")
-OSPF_AREA = Text(r"\d{1,10}|\d{1,3}(\.\d{1,3}){3}", 15, "OSPF area (number or dotted quad)")
+OSPF_AREA = OspfArea()
+# PVE: [\(\)-_.\w\d\s]{0,256}, i.e. "(", the range ")"-"_", ".", letters, digits and blanks. Here
+# ASCII only, the blank is the space, no backslash (ifupdown2 joins the text around every
+# backslash into one line) and at most 255 characters (the kernel's IFALIASZ - 1).
+ALIAS = Text(
+    r"[ ()*+,\-./0-9:;<=>?@A-Z\[\]^_a-z]+",
+    255,
+    "alias (ASCII letters, digits, spaces and ()*+,-./:;<=>?@[]^_)",
+)
 
 DHCP_RANGE = PropertyString(
     keys=(("start-address", IP), ("end-address", IP)),
@@ -200,7 +211,7 @@ OPTIONS: dict[Kind, dict[str, Option]] = {
     Kind.VNETS: _options(
         Option("zone", REF_SHORT, "Zone of the vnet."),
         Option("tag", VNI, "VLAN tag (vlan and qinq zones) or VNI (vxlan and evpn zones)."),
-        Option("alias", Text(None, 256, "alias"), "Description, set as the bridge's alias."),
+        Option("alias", ALIAS, "Description, set as the bridge's alias."),
         Option("vlanaware", Boolean(), "Make the vnet bridge VLAN aware (VLANs in the guest).", "0"),
         Option("isolate-ports", Boolean(), "Isolate guest ports from each other.", "0"),
     ),
@@ -227,14 +238,14 @@ OPTIONS: dict[Kind, dict[str, Option]] = {
     ),
     Kind.IPAMS: _options(
         Option("url", URL, "API URL of the IPAM server."),
-        Option("token", Text(r"[^\s,;]+", 512, "API token"), "API token."),
+        Option("token", SECRET, "API token."),
         Option("section", Integer(0, 2**31 - 1), "phpIPAM section ID."),
         Option("fingerprint", FINGERPRINT, "Pinned SHA-256 fingerprint of the server certificate."),
         Option("cafile", CA_FILE, "CA bundle (PEM) trusted for the server certificate, besides system CAs."),
     ),
     Kind.DNS: _options(
         Option("url", URL, "API URL of the DNS server (.../api/v1/servers/localhost)."),
-        Option("key", Text(r"[^\s,;]+", 512, "API key"), "API key."),
+        Option("key", SECRET, "API key."),
         Option("ttl", Integer(1, 2**31 - 1), "TTL of registered records.", "14400"),
         Option("reversemaskv6", Integer(4, 128), "Prefix length of IPv6 reverse zones (multiple of 4)."),
         Option("fingerprint", FINGERPRINT, "Pinned SHA-256 fingerprint of the server certificate."),

@@ -13,7 +13,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sdnkit.config.formats import ArrayOf, Value
+from sdnkit.config.characters import show
+from sdnkit.config.formats import ArrayOf, Value, check_no_zone_id, clean_text
 from sdnkit.config.schema import ID_FORMATS, OPTIONS, SINGLE_TYPE, TYPES, Kind, option_format
 from sdnkit.errors import ConfigError
 
@@ -111,7 +112,9 @@ def validate_id(kind: Kind, id_: object) -> str:
         ) from None
 
 
-_SUBNET_ID = re.compile(r"(?P<zone>[a-zA-Z][a-zA-Z0-9]*[a-zA-Z0-9])-(?P<ip>[0-9a-fA-F.:]+)-(?P<len>\d{1,3})")
+_SUBNET_ID = re.compile(
+    r"(?P<zone>[a-zA-Z][a-zA-Z0-9]*[a-zA-Z0-9])-(?P<ip>[0-9a-fA-F.:]+)-(?P<len>[0-9]{1,3})"
+)
 
 
 def parse_subnet_id(id_: object) -> tuple[str, str]:
@@ -129,7 +132,11 @@ def parse_subnet_id(id_: object) -> tuple[str, str]:
 
 def check_subnet_cidr(cidr: object) -> str:
     """A subnet network: IPv4 /8-/32 or IPv6 /8-/128 (host bits allowed, as upstream)."""
-    text = str(cidr).strip()
+    try:
+        text = clean_text(cidr)
+        check_no_zone_id(text, "subnet")
+    except ValueError as err:
+        raise ConfigError(f"invalid value for \"subnet\": {err}", key="subnet", value=cidr) from None
     try:
         net = ipaddress.ip_network(text, strict=False)
     except ValueError:
@@ -158,7 +165,7 @@ def parse_section(
             hint = "" if key in OPTIONS[kind] else " (no such option)"
             errors.append(
                 ConfigError(
-                    f"{label}: option {key!r} is not allowed for type {type_}{hint}",
+                    f'{label}: option "{show(key)}" is not allowed for type {type_}{hint}',
                     obj=label,
                     key=key,
                     value=rawval,
@@ -170,13 +177,13 @@ def parse_section(
             values[key] = fmt.parse(rawval)
         except ValueError as err:
             errors.append(
-                ConfigError(f"{label}: invalid value for {key!r}: {err}", obj=label, key=key, value=rawval)
+                ConfigError(f'{label}: invalid value for "{key}": {err}', obj=label, key=key, value=rawval)
             )
     if not partial:
         for key in spec.required:
             if key not in values and key not in {e.key for e in errors}:
                 errors.append(
-                    ConfigError(f"{label}: option {key!r} is required for type {type_}", obj=label, key=key)
+                    ConfigError(f'{label}: option "{key}" is required for type {type_}', obj=label, key=key)
                 )
     if errors:
         raise ConfigError.merge(errors)

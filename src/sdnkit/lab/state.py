@@ -29,9 +29,9 @@ from sdnkit.errors import ConfigError, NotFoundError
 
 DEFAULT_LAB = "sdnlab"
 DEFAULT_ROOT = "/run/sdnkit/lab"
-NAME_RE = re.compile(r"^[a-z][a-z0-9]{0,15}$")
-GUEST_RE = re.compile(r"^[a-z][a-z0-9-]{0,23}$")
-RESERVED = re.compile(r"^(node\d+|outside|sw)$")
+NAME_RE = re.compile(r"[a-z][a-z0-9]{0,15}")
+GUEST_RE = re.compile(r"[a-z][a-z0-9-]{0,23}")
+RESERVED = re.compile(r"node[0-9]+|outside|sw")
 MAX_NODES = 200
 FIRST_VMID = 100
 
@@ -46,7 +46,7 @@ def lab_root() -> Path:
 
 
 def check_lab_name(name: str) -> str:
-    if not NAME_RE.match(name):
+    if not NAME_RE.fullmatch(name):
         raise ConfigError(
             f'lab "{name}": invalid name: 1-16 lower-case letters and digits, starting with a letter',
             obj=name,
@@ -57,7 +57,7 @@ def check_lab_name(name: str) -> str:
 
 
 def check_guest_name(name: str) -> str:
-    if not GUEST_RE.match(name) or RESERVED.match(name):
+    if not GUEST_RE.fullmatch(name) or RESERVED.fullmatch(name):
         raise ConfigError(
             f'guest "{name}": invalid name: 1-24 lower-case letters, digits and "-", starting with a '
             'letter, and not "nodeN", "outside" or "sw"',

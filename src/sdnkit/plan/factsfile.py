@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
+from sdnkit.config.formats import IP
 from sdnkit.config.model import IPAddress
 from sdnkit.errors import ConfigError
 from sdnkit.plan.facts import IfaceKind, InterfaceFacts, NodeFacts, Route
@@ -30,7 +31,9 @@ from sdnkit.plan.facts import IfaceKind, InterfaceFacts, NodeFacts, Route
 KEYS = ("node", "mac", "underlay_iface", "underlay_ip", "underlay_ip6", "bridge_ports", "frr_version")
 NODE_NAME = re.compile(r"[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?")
 MAC = re.compile(r"[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}")
-IFNAME = re.compile(r"[^\s/:]{1,15}")
+# names that go into generated files and shell lines as they are: letters, digits, "_", ".", "+", "-"
+IFNAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]{0,14}")
+FRR_VERSION = re.compile(r"[0-9][0-9A-Za-z.~+-]{0,31}")
 
 
 def _err(source: str, problem: str, key: str | None = None) -> ConfigError:
@@ -44,16 +47,16 @@ def _string(
     if value is None:
         return None
     if not isinstance(value, str) or (pattern is not None and not pattern.fullmatch(value)):
-        raise _err(source, f"invalid value for {key!r}: {value!r}", key)
+        raise _err(source, f'invalid value for "{key}": {value!r}', key)
     return value
 
 
 def _ip(data: Mapping[str, Any], key: str, source: str) -> IPAddress | None:
     value = _string(data, key, source)
     try:
-        return ipaddress.ip_address(value) if value else None
-    except ValueError:
-        raise _err(source, f"invalid value for {key!r}: {value!r} is not an IP address", key) from None
+        return ipaddress.ip_address(IP.parse(value)) if value else None
+    except ValueError as err:
+        raise _err(source, f'invalid value for "{key}": {err}', key) from None
 
 
 def _bridge_ports(data: Mapping[str, Any], source: str) -> dict[str, tuple[str, ...]]:
@@ -143,5 +146,5 @@ def build_facts(
         route4=_route(ifaces, uplink, explicit[4], 4, source),
         route6=_route(ifaces, uplink, explicit[6], 6, source),
         frr_local=frr_local,
-        frr_version=_string(data, "frr_version", source),
+        frr_version=_string(data, "frr_version", source, FRR_VERSION),
     )

@@ -20,6 +20,7 @@ from typing import Any
 
 from sdnkit.errors import RealizeError, VerifyError
 from sdnkit.plan.desired import IpSet
+from sdnkit.render.nft_text import identifier
 from sdnkit.render.nftables_sets import TABLE, NftSet, element_text, nft_sets, set_body
 
 __all__ = ["IpsetResult", "apply_ipsets", "read_sets"]
@@ -91,10 +92,11 @@ def _add_set(table: str, nset: NftSet) -> list[str]:
 
 
 def _fill(table: str, nset: NftSet) -> list[str]:
-    lines = [f"flush set inet {table} {nset.name}"]
+    name = identifier(nset.name, f'ipset "{nset.name}"', "name")
+    lines = [f"flush set inet {table} {name}"]
     if nset.intervals:
         elements = ", ".join(element_text(nset.version, iv) for iv in nset.intervals)
-        lines.append(f"add element inet {table} {nset.name} {{ {elements} }}")
+        lines.append(f"add element inet {table} {name} {{ {elements} }}")
     return lines
 
 

@@ -5,6 +5,7 @@ jumped to from ``POSTROUTING``. A change rewrites the chain with ``iptables-lega
 --noflush``: declaring the chain flushes it, and the legacy backend commits a table in one
 replace, so the new rules take effect atomically (per family). Other chains and rules are left
 alone. The conntrack-zone rule of the nftables backend is left out: UML has no conntrack zones.
+Every value is checked to be one argument of its rule line (``realize/iptables_words.py``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Sequence
 from sdnkit.errors import RealizeError
 from sdnkit.plan.desired import SnatRule
 from sdnkit.realize.base import check_ifname
+from sdnkit.realize.iptables_words import word
 
 CHAIN = "SDNKIT-POSTROUTING"
 JUMP = f"-A POSTROUTING -j {CHAIN}"
@@ -38,10 +40,12 @@ class IptablesLegacyNat:
         """Per family, a ``# ipv4``/``# ipv6`` header, the jump and our chain's rules."""
         by_family: dict[int, list[str]] = {4: [], 6: []}
         for rule in rules:
+            obj = f'subnet "{rule.subnet}"'
             net = ipaddress.ip_network(rule.source)
-            out = check_ifname(rule.out_iface, what=f'subnet "{rule.subnet}": snat interface')
-            to = ipaddress.ip_address(rule.to_source)
-            by_family[net.version].append(f"-A {CHAIN} -s {net} -o {out} -j SNAT --to-source {to}")
+            out = word(check_ifname(rule.out_iface, what=f"{obj}: snat interface"), obj, "snat")
+            to = word(ipaddress.ip_address(rule.to_source), obj, "snat")
+            line = f"-A {CHAIN} -s {word(net, obj, 'snat')} -o {out} -j SNAT --to-source {to}"
+            by_family[net.version].append(line)
         return "".join(_section(v, [JUMP, *sorted(lines)]) for v, lines in by_family.items() if lines)
 
     def read(self) -> str:

@@ -5,7 +5,8 @@ new content: nft applies a file as one transaction, so there is no moment withou
 refused rule leaves the old table in place. Besides the SNAT rules, the table carries PVE's
 conntrack-zone rule for firewall bridges (``iptables -t raw -I PREROUTING -i fwbr+ -j CT --zone 1``
 in PVE's post-up lines) as ``iifname "fwbr*" ct zone set 1``, once per zone number the plan's
-rules ask for (``SnatRule.conntrack_zone``).
+rules ask for (``SnatRule.conntrack_zone``). Values are checked as they are written
+(``render/nft_text.py``): none can add a statement.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from collections.abc import Sequence
 from sdnkit.errors import RealizeError
 from sdnkit.plan.desired import SnatRule
 from sdnkit.realize.base import check_ifname
+from sdnkit.render.nft_text import address, quoted
 
 FAMILY = "inet"
 TABLE = "sdnkit"
@@ -89,16 +91,18 @@ class NftablesNat:
 
 
 def _rule(rule: SnatRule) -> str:
+    obj = f'subnet "{rule.subnet}"'
     net = ipaddress.ip_network(rule.source)
     fam = "ip" if net.version == 4 else "ip6"
     to = ipaddress.ip_address(rule.to_source)
+    source, target = address(net, obj, "snat"), address(to, obj, "snat")
     if to.version != net.version:
         raise RealizeError(
             f'subnet "{rule.subnet}": snat source {net} and address {to} are not the same IP version',
             obj=rule.subnet,
             key="snat",
         )
-    out = f'{fam} saddr {net} oifname "{_ifname(rule)}" snat {fam} to {to}'
+    out = f"{fam} saddr {source} oifname {quoted(_ifname(rule), obj, 'snat')} snat {fam} to {target}"
     if _COMMENT_SAFE.fullmatch(rule.subnet):
         out += f' comment "subnet {rule.subnet}"'
     return out

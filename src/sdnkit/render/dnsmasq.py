@@ -10,17 +10,18 @@ Pure text from a :class:`DhcpInstance`. Differences from upstream, on purpose:
 * With ``dynamic`` (node setting, node-local segments only) the dhcp-ranges are also leased to
   unknown MACs, and ``dhcp-ignore=tag:!known`` is left out.
 
-Every value comes from typed, validated objects (addresses, IDs, MACs), so no input can add a line.
+Every value comes from typed, validated objects (addresses, IDs, MACs), and each is checked again
+as it is written (``render/dnsmasq_text.py``): no value can add a line, an argument or a comment.
 """
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable
 from pathlib import Path
 
 from sdnkit.dhcp.base import DhcpPaths
 from sdnkit.plan.desired import DhcpHost, DhcpInstance, DhcpSubnet
+from sdnkit.render.dnsmasq_text import address, check_file, path, word
 
 __all__ = [
     "DEFAULT_CONF",
@@ -38,6 +39,7 @@ DEFAULT_CONF = "00-default.conf"
 HOSTS_FILE = "ethers"
 VRF_FILE = "vrf"  # not a *.conf file: dnsmasq does not read it, the supervisor does
 DYNAMIC_LEASE_TIME = "1h"
+IPV6_MIN_MTU = 1280
 
 # upstream's Windows workarounds, kept verbatim (dnsmasq's example configuration)
 _WINDOWS = """\
@@ -65,6 +67,9 @@ def dynamic_enabled(inst: DhcpInstance, dynamic: bool) -> bool:
 
 
 def render_default(inst: DhcpInstance, conf_dir: Path, lease_file: Path, dynamic: bool) -> str:
+    obj = f'dhcp zone "{inst.zone}"'
+    lease_file = Path(path(lease_file, obj, "dhcp-leasefile"))
+    conf_dir = Path(path(conf_dir, obj, "dhcp-hostsfile"))
     lines = [
         "except-interface=lo",
         "enable-ra",
@@ -77,7 +82,10 @@ def render_default(inst: DhcpInstance, conf_dir: Path, lease_file: Path, dynamic
     ]
     if not dynamic_enabled(inst, dynamic):
         lines.append("dhcp-ignore=tag:!known")
-    lines += ["", f"dhcp-option=26,{inst.mtu}", f"ra-param=*,mtu:{inst.mtu},0", ""]
+    lines += ["", f"dhcp-option=26,{inst.mtu}"]
+    if inst.mtu >= IPV6_MIN_MTU:  # dnsmasq refuses a smaller one (IPv6 cannot run below it anyway)
+        lines.append(f"ra-param=*,mtu:{inst.mtu},0")
+    lines.append("")
     return HEADER + "\n".join(lines) + "\n" + _WINDOWS
 
 
@@ -85,21 +93,21 @@ def _mask(sub: DhcpSubnet) -> str:
     return str(sub.network.netmask) if sub.network.version == 4 else str(sub.network.prefixlen)
 
 
-def _addr(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
-    return str(ip) if ip.version == 4 else f"[{ip}]"
-
-
 def subnet_lines(sub: DhcpSubnet, dynamic: bool) -> list[str]:
-    tag, net = sub.subnet, sub.network
-    lines = [f"dhcp-range=set:{tag},{net.network_address},static,{_mask(sub)},infinite"]
+    obj = f'subnet "{sub.subnet}"'
+    tag, net = word(sub.subnet, obj, "subnet"), sub.network
+    start = word(net.network_address, obj, "subnet")  # dhcp-range takes IPv6 without brackets
+    lines = [f"dhcp-range=set:{tag},{start},static,{_mask(sub)},infinite"]
     if dynamic:
         for rng in sub.ranges:
-            lines.append(f"dhcp-range=set:{tag},{rng.start},{rng.end},{_mask(sub)},{DYNAMIC_LEASE_TIME}")
+            first, last = word(rng.start, obj, "dhcp-range"), word(rng.end, obj, "dhcp-range")
+            lines.append(f"dhcp-range=set:{tag},{first},{last},{_mask(sub)},{DYNAMIC_LEASE_TIME}")
     if sub.gateway is not None and net.version == 4:
-        lines.append(f"dhcp-option=tag:{tag},option:router,{sub.gateway}")
+        lines.append(f"dhcp-option=tag:{tag},option:router,{word(sub.gateway, obj, 'gateway')}")
     if sub.dns_server is not None:
         option = "option" if sub.dns_server.version == 4 else "option6"
-        lines.append(f"dhcp-option=tag:{tag},{option}:dns-server,{_addr(sub.dns_server)}")
+        server = address(sub.dns_server, obj, "dhcp-dns-server")
+        lines.append(f"dhcp-option=tag:{tag},{option}:dns-server,{server}")
     return lines
 
 
@@ -108,13 +116,15 @@ def render_vnet(inst: DhcpInstance, vnet: str, dynamic: bool) -> str:
     for sub in inst.subnets:
         if sub.vnet == vnet:
             lines += subnet_lines(sub, dynamic_enabled(inst, dynamic))
-    lines.append(f"interface={vnet}")
+    obj = f'vnet "{vnet}"'
+    lines.append(f"interface={word(vnet, obj, 'vnet')}")
     return HEADER + "\n".join(lines) + "\n"
 
 
 def host_line(host: DhcpHost) -> str:
     """``mac,ip4…,[ip6]…``: dnsmasq picks the address on the subnet the request comes from."""
-    return ",".join([host.mac, *(_addr(ip) for ip in host.ips)])
+    obj = f'dhcp host "{host.mac}"'
+    return ",".join([word(host.mac, obj, "mac"), *(address(ip, obj, "ip") for ip in host.ips)])
 
 
 def render_hosts(hosts: Iterable[DhcpHost]) -> str:
@@ -144,5 +154,5 @@ def render_instance(
         files[vnet_conf_name(vnet)] = render_vnet(inst, vnet, dynamic)
     files[HOSTS_FILE] = render_hosts(inst.hosts)
     if inst.vrf:
-        files[VRF_FILE] = HEADER + inst.vrf + "\n"
-    return files
+        files[VRF_FILE] = HEADER + word(inst.vrf, f'dhcp zone "{inst.zone}"', "vrf") + "\n"
+    return {name: check_file(name, text) for name, text in files.items()}

@@ -2,14 +2,12 @@
 
 Order: VRFs, BGP routers (default VRF first), IS-IS, prefix lists, the custom lines merged from
 ``frr.conf.local``, OpenFabric, OSPF, access lists, route maps, static routes, ``ip protocol``
-route maps. Every block starts with ``!``.
+route maps. Every block starts with ``!``. No value can add a command or an argument
+(``render/frr_text.py``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
-from sdnkit.errors import ConfigError
 from sdnkit.plan.frr.model import (
     DEFAULT_VRF,
     AfNeighbor,
@@ -23,6 +21,7 @@ from sdnkit.plan.frr.model import (
     RouteMapEntry,
     UnicastFamily,
 )
+from sdnkit.render.frr_text import check_frr_lines, custom_lines
 
 
 def _ip_route(route: IpRoute, indent: str = "") -> str:
@@ -198,14 +197,6 @@ def _tail(cfg: FrrConfig) -> list[str]:
     return out
 
 
-def _checked(lines: Iterable[str]) -> list[str]:
-    out = list(lines)
-    for line in out:
-        if "\n" in line or "\r" in line:
-            raise ConfigError(f"FRR configuration: value contains a line break: {line!r}")
-    return out
-
-
 def render_frr(cfg: FrrConfig) -> str:
     """The ``frr.conf`` text of ``cfg``."""
     head = [
@@ -219,4 +210,5 @@ def render_frr(cfg: FrrConfig) -> str:
     for router in cfg.bgp_routers:
         body += _router(router)
     body += _isis(cfg) + _prefix_lists(cfg) + list(cfg.custom) + _openfabric(cfg) + _ospf(cfg) + _tail(cfg)
-    return "\n".join(_checked([*head, *body, "!", "line vty", "!"])) + "\n"
+    lines = check_frr_lines([*head, *body, "!", "line vty", "!"], lambda: custom_lines(cfg))
+    return "\n".join(lines) + "\n"

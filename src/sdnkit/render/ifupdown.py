@@ -10,6 +10,9 @@ A stanza is a function of its link (plus the SNAT rules of a vnet bridge), and t
 hands the same link objects to every node of a configuration, so stanza texts are kept per link
 object for as long as it lives (:class:`TextCache`): rendering twenty nodes formats each
 shared stanza once.
+
+No value can add a line or an option: the finished text is checked in one scan for what
+ifupdown2 reads specially (``render/ifupdown_text.py``), and the words of shell lines one by one.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from sdnkit.plan.desired import (
     Vrf,
     Vxlan,
 )
+from sdnkit.render.ifupdown_text import check_interfaces_text, shell_word
 
 T = TypeVar("T")
 
@@ -95,9 +99,9 @@ def _opt(name: str, value: object) -> list[str]:
     return [] if value is None else [f"{name} {value}"]
 
 
-def _network_text(net: IPNetwork) -> str:
+def _network_text(net: IPNetwork, iface: str) -> str:
     text: str | None = NETWORK_TEXT.texts.get(id(net))
-    return NETWORK_TEXT.put(net, str(net)) if text is None else text
+    return NETWORK_TEXT.put(net, shell_word(net, iface, "post-up")) if text is None else text
 
 
 def _snat_lines(rule: SnatRule, snat: Snat) -> list[str]:
@@ -105,8 +109,10 @@ def _snat_lines(rule: SnatRule, snat: Snat) -> list[str]:
     key = (rule.out_iface, id(rule.to_source))
     target = snat.egress.get(key)
     if target is None:  # the same for every rule of the node: formatted once
-        target = snat.egress[key] = f"-o {rule.out_iface} -j SNAT --to-source {rule.to_source}"
-    source = _network_text(rule.source)
+        out = shell_word(rule.out_iface, rule.vnet, "post-up")
+        to = shell_word(rule.to_source, rule.vnet, "post-up")
+        target = snat.egress[key] = f"-o {out} -j SNAT --to-source {to}"
+    source = _network_text(rule.source, rule.vnet)
     lines = [
         f"post-up {ipt} -t nat -A POSTROUTING -s '{source}' {target}",
         f"post-down {ipt} -t nat -D POSTROUTING -s '{source}' {target}",
@@ -136,7 +142,10 @@ def _vlan_aware(link: Bridge) -> list[str]:
 def _vnet_bridge_head(link: Bridge) -> list[str]:
     """The lines before the SNAT rules."""
     lines = [f"address {a}" for a in link.addresses]
-    return lines + [f"up ip route add {net} dev {link.name}" for net in link.routes]
+    if link.routes:
+        name = shell_word(link.name, link.name, "up")
+        lines += [f"up ip route add {shell_word(net, name, 'up')} dev {name}" for net in link.routes]
+    return lines
 
 
 def _vnet_bridge_tail(link: Bridge) -> list[str]:
@@ -238,7 +247,8 @@ def _vlan(link: Vlan, snat: Snat) -> list[str]:
 def _vrf(link: Vrf, snat: Snat) -> list[str]:
     # exit nodes remove the unreachable default a previous non-exit configuration installed
     verb = "add" if link.unreachable_default else "del"
-    route = f"post-up ip route {verb} vrf {link.name} unreachable default metric {VRF_UNREACHABLE_METRIC}"
+    name = shell_word(link.name, link.name, "post-up")
+    route = f"post-up ip route {verb} vrf {name} unreachable default metric {VRF_UNREACHABLE_METRIC}"
     return [f"vrf-table {link.table}", route]
 
 
@@ -279,7 +289,12 @@ def _refuse_line_breaks(name: str, lines: Iterable[str]) -> None:
     """Refuse values that would break out of their line (no input may inject stanzas)."""
     for line in (name, *lines):
         if "\n" in line or "\r" in line:
-            raise ConfigError(f'interface "{name}": value contains a line break: {line!r}', obj=name)
+            key = line.split(" ", 1)[0] if line is not name else "iface"
+            raise ConfigError(
+                f'interface "{name}": option "{key}": value contains a line break: {line!r}',
+                obj=f'interface "{name}"',
+                key=key,
+            )
 
 
 def _body(name: str, lines: Sequence[str]) -> str:
@@ -359,4 +374,6 @@ def render_interfaces(plan: NodePlan) -> str:
     parts = [f"#version:{plan.version}\n", *texts]
     for link in fabric:
         parts += _fabric_stanzas(link)
-    return "".join(parts)
+    text = "".join(parts)
+    check_interfaces_text(text)
+    return text

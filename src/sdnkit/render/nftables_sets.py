@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 from sdnkit.config.model import IPAddress
 from sdnkit.plan.desired import IpSet
+from sdnkit.render.nft_text import identifier, quoted
 
 __all__ = ["FAMILIES", "TABLE", "NftSet", "element_text", "intervals", "nft_sets", "render_ipsets"]
 
@@ -113,15 +114,13 @@ def element_text(version: int, interval: Interval) -> str:
     return f"{first}-{last}"
 
 
-def _quote(text: str) -> str:
-    # comments come from IDs (letters and digits), but never let one break out of the quotes
-    return '"' + text.replace("\\", "").replace('"', "'") + '"'
-
-
 def set_body(nset: NftSet, *, elements: bool = True) -> list[str]:
+    """The set's declarations; its name and comment are checked (``render/nft_text.py``)."""
+    obj = f'ipset "{nset.name}"'
+    identifier(nset.name, obj, "name")
     lines = [f"type {nset.type}", "flags interval"]
     if nset.comment:
-        lines.append(f"comment {_quote(nset.comment)}")
+        lines.append(f"comment {quoted(nset.comment, obj, 'comment')}")
     if elements and nset.intervals:
         text = ", ".join(element_text(nset.version, iv) for iv in nset.intervals)
         lines.append(f"elements = {{ {text} }}")

@@ -1,13 +1,14 @@
 """The values callers give the IPAM operations (IP, MAC, hostname, guest ID), checked.
 
-Each parser raises ``ConfigError`` naming the field (``invalid value for 'mac': …``).
+Each parser raises ``ConfigError`` naming the field (``invalid value for "mac": …``).
 """
 
 from __future__ import annotations
 
 import ipaddress
+import re
 
-from sdnkit.config.formats import DNS, Mac
+from sdnkit.config.formats import DNS, IP, Mac
 from sdnkit.config.model import IPAddress
 from sdnkit.errors import ConfigError
 from sdnkit.ipam.base import IpEntry
@@ -21,14 +22,14 @@ def parse_mac(value: object) -> str:
     try:
         return _MAC.parse(value)
     except ValueError as err:
-        raise ConfigError(f"invalid value for 'mac': {err}", key="mac", value=value) from None
+        raise ConfigError(f'invalid value for "mac": {err}', key="mac", value=value) from None
 
 
 def parse_hostname(value: object) -> str:
     try:
         return str(DNS.parse(value))
     except ValueError as err:
-        raise ConfigError(f"invalid value for 'hostname': {err}", key="hostname", value=value) from None
+        raise ConfigError(f'invalid value for "hostname": {err}', key="hostname", value=value) from None
 
 
 def parse_vmid(vmid: str | int | None) -> str | None:
@@ -36,18 +37,18 @@ def parse_vmid(vmid: str | int | None) -> str | None:
     if vmid is None or vmid == "":
         return None
     text_ = str(vmid)
-    if not text_.isdigit() or not 100 <= int(text_) <= 999_999_999:
-        raise ConfigError(f"invalid value for 'vmid': {vmid!r} is not a guest ID (100-999999999)", key="vmid")
+    if not re.fullmatch(r"[0-9]{1,9}", text_) or not 100 <= int(text_) <= 999_999_999:
+        raise ConfigError(f'invalid value for "vmid": {vmid!r} is not a guest ID (100-999999999)', key="vmid")
     return str(int(text_))
 
 
 def parse_ip(value: object) -> IPAddress:
+    if isinstance(value, ipaddress.IPv4Address | ipaddress.IPv6Address):
+        value = str(value)  # checked like text: an IPv6Address may carry a zone ID
     try:
-        return ipaddress.ip_address(str(value).strip())
-    except ValueError:
-        raise ConfigError(
-            f"invalid value for 'ip': {value!r} is not an IP address", key="ip", value=value
-        ) from None
+        return ipaddress.ip_address(IP.parse(value))
+    except ValueError as err:
+        raise ConfigError(f'invalid value for "ip": {err}', key="ip", value=value) from None
 
 
 def guest_entry(mac: str | None, hostname: str | None, vmid: str | int | None) -> IpEntry:

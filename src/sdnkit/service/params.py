@@ -27,7 +27,7 @@ def flag(params: Params, key: str, default: bool = False) -> bool:
     try:
         return _BOOL.parse(raw)
     except ValueError as err:
-        raise ConfigError(f"invalid value for {key!r}: {err}", key=key, value=raw) from None
+        raise ConfigError(f'invalid value for "{key}": {err}', key=key, value=raw) from None
 
 
 def text(params: Params, key: str, *, required: bool = False, what: str | None = None) -> str | None:
@@ -40,7 +40,7 @@ def text(params: Params, key: str, *, required: bool = False, what: str | None =
     try:
         return clean_text(raw)
     except ValueError as err:
-        raise ConfigError(f"invalid value for {key!r}: {err}", key=key, value=raw) from None
+        raise ConfigError(f'invalid value for "{key}": {err}', key=key, value=raw) from None
 
 
 def option_list(params: Params, key: str) -> list[str]:
@@ -51,7 +51,7 @@ def option_list(params: Params, key: str) -> list[str]:
     try:
         return split_list(raw)
     except ValueError as err:
-        raise ConfigError(f"invalid value for {key!r}: {err}", key=key, value=raw) from None
+        raise ConfigError(f'invalid value for "{key}": {err}', key=key, value=raw) from None
 
 
 def no_more(params: Params, what: str) -> None:

@@ -141,6 +141,8 @@ def _check_spec(spec: PortSpec, subnets: list[Subnet]) -> PortSpec:
     if len(families) != len(set(families)):
         raise ConfigError("at most one address per family", key="ip")
     for ip in spec.ips:
+        if getattr(ip, "scope_id", None) is not None:
+            raise ConfigError(f'invalid value for "ip": {str(ip)!r} has an IPv6 zone ID (%...)', key="ip")
         if not any(ip in s.network for s in subnets):
             nets = ", ".join(str(s.network) for s in subnets) or "none"
             raise ConfigError(f'{ip} is in no subnet of vnet "{spec.vnet}" ({nets})', key="ip", value=str(ip))

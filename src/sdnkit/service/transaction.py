@@ -17,6 +17,14 @@ called for every created, updated or deleted object (every kind, including chang
   error as a note, never hiding it;
 * raise any exception to refuse the change (``ConfigError`` names the field for the API).
 
+A refused change must write nothing anywhere, and an undo is a write too (the built-in IPAM
+journals every op, its inverse included). So a hook whose side effects can be refused part way
+(the IPAM: a gateway that is taken, a subnet that still holds addresses) also has a
+``check(change, tx)`` attribute: ``commit`` calls every hook's check for every change first, and
+only when none refused does any hook act. A check only reads (the IPAM state, an IPAM server)
+and raises to refuse. What remains for the undos are failures nobody can check for beforehand
+(a server that stops answering, a failed disk write).
+
 Hooks are found in ``HOOK_MODULES``: each listed module has ``HOOKS: Sequence[ChangeHook]``. Add
 yours there (``"sdnkit.ipam.hooks"``) or pass ``hooks=`` to ``SdnService``.
 """
@@ -151,12 +159,19 @@ def commit(
     docs: Mapping[str, bytes | None],
     changes: Iterable[ObjectChange] = (),
 ) -> None:
-    """Run the hooks for ``changes``, then write ``docs`` and whatever the hooks staged, atomically.
+    """Check ``changes`` with every hook, run the hooks, then write ``docs`` and whatever the hooks
+    staged, atomically.
 
     The commit only succeeds if the documents read into ``snap`` are unchanged.
     """
     tx = Transaction(ctx.store, snap)
+    changes = list(changes)
     try:
+        for change in changes:  # every refusal that can be known before a side effect
+            for hook in ctx.hooks:
+                check = getattr(hook, "check", None)
+                if check is not None:
+                    check(change, tx)
         for change in changes:
             for hook in ctx.hooks:
                 hook(change, tx)
