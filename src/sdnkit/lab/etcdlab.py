@@ -9,7 +9,8 @@ tolerates no failure and has two members that can fail), each in its node's name
 
 Data, log and pid file in ``<lab>/<node>/etcd/``. Members are started and stopped by their
 recorded pid (checked against the process's command line, so a reused pid is never signalled);
-``sdn lab down`` stops them from the pid files even when the command that started them crashed.
+``sdn lab down`` also finds a member whose pid was never recorded (the command that started it
+crashed first) by its data directory, which only this lab's member uses.
 The store's key prefix is ``/sdnkit/<lab>/``: ``sdn lab env`` prints the store URL for the host
 (the host-facing addresses), the agents get the underlay one.
 """
