@@ -206,6 +206,14 @@ def test_agents_realize_over_the_underlay(elab: EtcdLabEnv, vxzone: str, agents:
         assert {ipaddress.ip_address(p) in ipaddress.ip_network("192.0.2.0/24") for p in peers} == {True}
     status = {r["node"]: r for r in json.loads(elab.sdn("-o", "json", "status")[1])}
     assert {n: r["vnets"]["leu1"]["status"] for n, r in status.items()} == dict.fromkeys(agents, "available")
+    # and it carries guests: node1 to node3 over the VXLAN zone
+    for guest, node, ip in (("lg1", "node1", "10.0.7.1/24"), ("lg3", "node3", "10.0.7.3/24")):
+        rc, out = elab.sdn("lab", "guest", "add", guest, "--node", node, "--vnet", "leu1", "--ip", ip,
+                           "--name", elab.name)  # fmt: skip
+        assert rc == 0, out
+    ping = ("ip", "netns", "exec", f"{elab.name}-g-lg1", "ping", "-c1", "-w5")
+    assert run(*ping, "10.0.7.3", check=False).returncode == 0
+    assert run(*ping, "10.0.7.9", check=False).returncode != 0  # no such guest: the ping can fail
 
 
 def test_a_write_succeeds_with_a_member_stopped_and_it_catches_up(elab: EtcdLabEnv, vxzone: str) -> None:
