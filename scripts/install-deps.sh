@@ -25,3 +25,6 @@ if ((${#missing[@]})); then
     done
   fi
 fi
+# Debian's ifupdown2, unpacked for the cross-check tests only (never installed: it would own
+# /etc/network); cached, so this is a no-op after the first time
+"$(dirname "$0")/ifupdown2.sh" prepare >/dev/null

@@ -77,7 +77,7 @@ def test_vnet_firewall_rules_are_stored_as_pve_stores_them(server: Server) -> No
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
-        ("comment", "x\n[RULES]\nFORWARD ACCEPT", "control characters"),
+        ("comment", "x\n[RULES]\nFORWARD ACCEPT", "is not allowed"),
         ("source", "10.0.0.1 -p tcp", "invalid IP address"),
         ("dest", "+sdn/nosuchvnet-all", "no such ipset"),
         ("type", "in", "only 'forward'"),

@@ -9,6 +9,7 @@ privilege-separated tokens, and the two PVE bugs sdnkit fixes (§10.15, §10.17)
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import sys
 from collections.abc import Callable, Iterator
@@ -86,6 +87,11 @@ def _zone(server: Server, zone: str) -> None:
     server.root("POST", "/cluster/sdn/zones", data={"zone": zone, "type": "simple"})
 
 
+def _pending(server: Server, fresh: str) -> None:
+    """A pending change for apply or rollback to act on."""
+    _zone(server, f"zp{fresh}")
+
+
 def _vnet(server: Server, vnet: str) -> None:
     server.root("POST", "/cluster/sdn/vnets", data={"vnet": vnet, "zone": "pz"})
 
@@ -106,9 +112,9 @@ def _unlock(server: Server) -> None:
 SUBNET_ID = "pz-10.42.0.0-24"
 CASES = [
     Case("index", "GET", "/cluster/sdn", "SDN.Audit", "/sdn"),
-    Case("apply", "PUT", "/cluster/sdn", "SDN.Allocate", "/sdn"),
-    Case("rollback", "POST", "/cluster/sdn/rollback", "SDN.Allocate", "/sdn"),
-    Case("lock", "POST", "/cluster/sdn/lock", "SDN.Allocate", "/sdn", cleanup=_unlock),
+    Case("apply", "PUT", "/cluster/sdn", "SDN.Allocate", "/sdn", setup=_pending),
+    Case("rollback", "POST", "/cluster/sdn/rollback", "SDN.Allocate", "/sdn", setup=_pending),
+    Case("lock", "POST", "/cluster/sdn/lock", "SDN.Allocate", "/sdn", {"allow-pending": 1}, cleanup=_unlock),
     Case("dry-run", "GET", f"/cluster/sdn/dry-run?node={NODE}", "Sys.Audit", f"/nodes/{NODE}"),
     Case("zone-read", "GET", "/cluster/sdn/zones/pz", READ, "/sdn/zones/pz"),
     Case(
@@ -296,7 +302,25 @@ def world(server: Server, netbox: None) -> Server:
     return server
 
 
-def _run(world: Server, case: Case, role: str) -> tuple[Any, str, str]:
+def store_files(world: Server) -> dict[str, str]:
+    """Every file of the server's store (config, running config, IPAM, lock), by content hash."""
+    return {
+        str(p.relative_to(world.config_dir)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(world.config_dir.rglob("*"))
+        if p.is_file() and p.name != "serve.log"
+    }
+
+
+@dataclass(frozen=True)
+class Outcome:
+    resp: Any
+    created: str  # the GET path that exists only if the call succeeded ("" if none)
+    acl: str
+    before: dict[str, str]  # store_files just before the call
+    after: dict[str, str]  # and just after it (before any clean-up)
+
+
+def _run(world: Server, case: Case, role: str) -> Outcome:
     n = next(_ids)
     fresh = str(n)
     if case.setup is not None:
@@ -305,31 +329,36 @@ def _run(world: Server, case: Case, role: str) -> tuple[Any, str, str]:
     token = world.token({**_fill(case.also, fresh, n), acl: role})
     data = _fill(case.data, fresh, n)
     kwargs = {"params": data} if case.method in ("GET", "DELETE") else {"data": data}
+    before = store_files(world)
     try:
         resp = world.call(case.method, _fill(case.path, fresh, n), token, **kwargs)
+        after = store_files(world)
     finally:
         if case.cleanup is not None:
             case.cleanup(world)
     created = _fill(case.created, fresh, n) if case.created else ""
-    return resp, created, acl
+    return Outcome(resp, created, acl, before, after)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 class TestMatrix:
     def test_allowed_with_the_privilege_on_the_path(self, world: Server, case: Case) -> None:
-        resp, created, _acl = _run(world, case, GRANTING[case.needs])
-        assert resp.status_code == 200, resp.text
-        if created:
-            assert world.call("GET", created, world.root_token).status_code == 200
+        out = _run(world, case, GRANTING[case.needs])
+        assert out.resp.status_code == 200, out.resp.text
+        if case.method != "GET":  # the allowed write did write: the refusal below is no accident
+            assert out.after != out.before, "an allowed write changed nothing in the store"
+        if out.created:
+            assert world.call("GET", out.created, world.root_token).status_code == 200
 
     def test_refused_without_it(self, world: Server, case: Case) -> None:
-        resp, created, acl = _run(world, case, LACKING[case.needs])
-        assert resp.status_code == 403, resp.text
-        message = f"Permission check failed ({acl}, {case.needs})"
-        assert resp.json()["message"] == message + "\n"
-        assert resp.reason == message
-        if created:
-            assert world.call("GET", created, world.root_token).status_code == 404
+        out = _run(world, case, LACKING[case.needs])
+        assert out.resp.status_code == 403, out.resp.text
+        message = f"Permission check failed ({out.acl}, {case.needs})"
+        assert out.resp.json()["message"] == message + "\n"
+        assert out.resp.reason == message
+        assert out.after == out.before, "a refused call changed the store"  # creates, updates, deletes...
+        if out.created:
+            assert world.call("GET", out.created, world.root_token).status_code == 404
 
 
 LISTS = [

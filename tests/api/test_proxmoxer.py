@@ -149,9 +149,14 @@ def test_lock_token_guards_every_change(server: Server) -> None:
         with pytest.raises(ResourceException) as err:
             sdn.zones("lkz").put(mtu=1400)
         assert err.value.status_code == 423 and "lock" in err.value.content
-        with pytest.raises(ResourceException):
+        with pytest.raises(ResourceException) as err:
             sdn.zones("lkz").put(mtu=1400, **{"lock-token": "0192e6d1-0000-7000-8000-000000000000"})
+        assert err.value.status_code == 423 and "lock" in err.value.content
+        seen = sdn.zones("lkz").get(pending=1)
+        assert "mtu" not in seen and "mtu" not in seen.get("pending", {}), seen  # refusals change nothing
         sdn.zones("lkz").put(mtu=1400, **{"lock-token": token})
+        seen = sdn.zones("lkz").get(pending=1)
+        assert seen.get("pending", {}).get("mtu") == 1400 or seen.get("mtu") == 1400, seen
         sdn.put(**{"lock-token": token})  # apply releases the lock (release-lock defaults to 1)
     except BaseException:
         sdn.lock.delete(force=1)

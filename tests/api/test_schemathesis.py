@@ -5,6 +5,8 @@ invalid (negative) requests. Whatever comes in, the server must never answer 5xx
 input must be a 400 whose ``errors`` name the parameter(s) at fault (a declared parameter, one
 the request sent, or ``body`` for an unreadable body); other 4xx are only the documented ones
 (401/403 never happen here: root's token; 404 unknown object; 409 conflict; 423 locked).
+Every answer, accepted or refused, is validated against the published schema (status code
+declared, content type, body schema), and an invalid request must be refused.
 """
 
 from __future__ import annotations
@@ -18,6 +20,12 @@ import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    negative_data_rejection,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 if TYPE_CHECKING:
     from tests.api.conftest import Server
@@ -26,6 +34,8 @@ pytestmark = [pytest.mark.api, pytest.mark.slow]
 
 EXAMPLES = 10  # per operation and mode: ~60 operations x 2 modes
 ALLOWED_4XX = {400, 404, 409, 423}
+TYPE_REFUSAL = "expected a"  # "expected a string, got float": the schema and the server disagree on a type
+SCHEMA_CHECKS = [status_code_conformance, content_type_conformance, response_schema_conformance]
 
 
 def _declared(case: Any) -> set[str]:
@@ -65,9 +75,22 @@ def problem(case: Any, resp: requests.Response) -> str | None:
     errors = body.get("errors")
     if not isinstance(errors, dict) or not errors:
         return f"400 that names no parameter: {body}"
+    positive = case.meta is not None and case.meta.generation.mode.is_positive
+    if positive and any(TYPE_REFUSAL in str(m) for m in errors.values()):
+        return f"a value of the type the schema declares was refused: {body}"
     known = _declared(case) | _sent(case) | {"body"}
     unknown = set(errors) - known
     return f"400 names {sorted(unknown)}, not a parameter of the request: {body}" if unknown else None
+
+
+def against_schema(case: Any, resp: requests.Response, mode: GenerationMode) -> str | None:
+    """The answer validated against the published schema; a negative request must be refused."""
+    checks = [*SCHEMA_CHECKS, *([negative_data_rejection] if mode is GenerationMode.NEGATIVE else [])]
+    try:
+        case.validate_response(resp, checks=checks)
+    except (AssertionError, BaseExceptionGroup) as err:
+        return f"{resp.status_code} does not conform: {err}"[:600]
+    return None
 
 
 @dataclass(frozen=True)
@@ -78,7 +101,7 @@ class Runner:
 
     def call(self, op: Any, mode: GenerationMode, case: Any) -> None:
         resp = case.call(base_url=self.base, session=self.session, verify=self.session.verify)
-        found = problem(case, resp)
+        found = problem(case, resp) or against_schema(case, resp, mode)
         if found:
             self.failures.append(f"{op.label} ({mode.value}): {found}\n  {case.as_curl_command()}")
         if op.label == "POST /api2/json/cluster/sdn/lock" and resp.status_code == 200:

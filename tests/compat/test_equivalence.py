@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 from equivalence import diff_frr, diff_interfaces, dropped_local_statements
 
-FIXTURES = Path(os.environ.get("SDN_PVE_FIXTURES", "/work/shared/fixtures/pve-zones"))
+from prerequisites import pve_cases
 
 IFACES = """#version:3
 
@@ -169,14 +166,11 @@ def _opens_block(lines: list[str], i: int) -> bool:
     )
 
 
-CASES = sorted(p for p in FIXTURES.glob("*/*") if (p / "expected_sdn_interfaces").is_file())
-
-
-@pytest.mark.skipif(not CASES, reason=f"upstream fixtures not found in {FIXTURES}")
+@pytest.mark.needs("pve-fixtures")
 def test_every_fixture_line_matters() -> None:
     """Dropping or repeating any configuring line of any expected file is a difference."""
     checked = 0
-    for case in CASES:
+    for case in pve_cases("expected_sdn_interfaces"):
         for name, diff in (
             ("expected_sdn_interfaces", diff_interfaces),
             ("expected_controller_config", diff_frr),

@@ -1,21 +1,22 @@
 """Our ifupdown2 and FRR output is equivalent to upstream's for every PVE zone fixture.
 
-Reads ``/work/shared/fixtures/pve-zones/<type>/<case>/`` (running-config.json, interfaces,
-optional frr.conf.local, expected_sdn_interfaces, expected_controller_config) with the node facts
-upstream's test harness mocks, and skips when the folder is absent. The only deviation allowed is
-the documented §10.21 fix: top-level statements of frr.conf.local that upstream drops.
+Reads ``../shared/fixtures/pve-zones/<type>/<case>/`` (or ``$SDN_PVE_FIXTURES``: running-config.json,
+interfaces, optional frr.conf.local, expected_sdn_interfaces, expected_controller_config) with the
+node facts upstream's test harness mocks; without the folder the tests skip, or fail in CI. The
+only deviation allowed is the documented §10.21 fix: top-level statements of frr.conf.local that
+upstream drops.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
 
 import pytest
 from equivalence import diff_frr, diff_interfaces, dropped_local_statements
 
+from prerequisites import pve_case_params, pve_cases
 from sdnkit.cli import render as render_cli
 from sdnkit.config.running import RunningConfig
 from sdnkit.plan.factsfile import build_facts
@@ -24,7 +25,6 @@ from sdnkit.plan.planner import plan_node
 from sdnkit.render.frr import render_frr
 from sdnkit.render.ifupdown import render_interfaces
 
-FIXTURES = Path(os.environ.get("SDN_PVE_FIXTURES", "/work/shared/fixtures/pve-zones"))
 # what run_test_zones.pl mocks: node name, interface MAC, route to anything via vmbr0, bridge ports
 FACTS = {
     "node": "localhost",
@@ -32,9 +32,7 @@ FACTS = {
     "underlay_iface": "vmbr0",
     "bridge_ports": {"vmbr0": ["eth0"]},
 }
-CASES = sorted(p for p in FIXTURES.glob("*/*") if (p / "running-config.json").is_file())
-
-pytestmark = pytest.mark.skipif(not CASES, reason=f"upstream fixtures not found in {FIXTURES}")
+pytestmark = pytest.mark.needs("pve-fixtures")
 
 
 def _optional(path: Path) -> str | None:
@@ -49,7 +47,7 @@ def _render(case: Path) -> tuple[str, str | None]:
     return render_interfaces(plan), render_frr(plan.frr) if plan.frr is not None else None
 
 
-@pytest.mark.parametrize("case", CASES, ids=[f"{p.parent.name}/{p.name}" for p in CASES])
+@pytest.mark.parametrize("case", pve_case_params())
 def test_fixture_equivalent(case: Path) -> None:
     sdn, frr = _render(case)
     assert diff_interfaces((case / "expected_sdn_interfaces").read_text(), sdn) == []
@@ -64,9 +62,7 @@ def test_fixture_equivalent(case: Path) -> None:
 
 def test_render_command_matches_planner(tmp_path: Path) -> None:
     """``sdn render`` writes what the planner and renderers produce, for a case with FRR."""
-    case = next((c for c in CASES if (c / "expected_controller_config").is_file()), None)
-    if case is None:
-        pytest.skip("no fixture with an FRR configuration")
+    case = pve_cases("expected_controller_config")[0]
     facts = tmp_path / "facts.json"
     facts.write_text(json.dumps(FACTS))
     argv = [

@@ -6,18 +6,16 @@ from pathlib import Path
 
 import pytest
 
+from prerequisites import pve_case_params
 from sdnkit.config.running import RunningConfig
 from sdnkit.config.schema import VERSIONED_KINDS
 from sdnkit.config.sectionconfig import format_config, parse_config
 
-FIXTURES = Path("/work/shared/fixtures/pve-zones")
-CASES = sorted(FIXTURES.glob("*/*/running-config.json")) if FIXTURES.is_dir() else []
 
-
-@pytest.mark.skipif(not CASES, reason=f"upstream fixtures not found in {FIXTURES}")
-@pytest.mark.parametrize("path", CASES, ids=lambda p: f"{p.parent.parent.name}/{p.parent.name}")
-def test_running_config_objects_round_trip_through_cfg_files(path: Path) -> None:
-    running = RunningConfig.loads(path.read_text())
+@pytest.mark.needs("pve-fixtures")
+@pytest.mark.parametrize("case", pve_case_params())
+def test_running_config_objects_round_trip_through_cfg_files(case: Path) -> None:
+    running = RunningConfig.loads((case / "running-config.json").read_text())
     for kind in VERSIONED_KINDS:
         sections = running.config.of(kind)
         text = format_config(sections.values())

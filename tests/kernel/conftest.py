@@ -6,20 +6,24 @@ Reuse them in any kernel test module::
     def lab(make_lab):
         return make_lab(nodes=3)               # a fresh store and a lab with a unique name
 
+    @pytest.fixture
+    def own_lab(new_lab):                      # a lab for one test that changes it
+        return new_lab(nodes=2)
+
     def test_x(lab):
         lab.create("zones", zone="simple", type="simple")   # SdnService, PVE parameter names
         lab.apply()                            # sdn apply (the service) + sdn lab apply (real agents)
         lab.guest("vm1", node="node1", vnet="vnet1", ip="10.0.1.14/24", gw="10.0.1.1")
         assert lab.ping("vm1", "10.0.1.1")
 
-Every lab of a module is removed when the module ends (namespaces and agents). Feature probes:
-``kernel_lacks("vlan")`` etc. give a skip reason or None.
+Every lab of ``make_lab`` is removed when the module ends, of ``new_lab`` when the test ends
+(namespaces and agents). What a test needs (kernel features, tools) it declares with
+``pytest.mark.needs`` (tests/prerequisites.py).
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
 import io
 import itertools
 import json
@@ -34,6 +38,8 @@ from typing import Any
 
 import pytest
 
+from prerequisites import require, unmet
+
 _COUNTER = itertools.count()
 
 
@@ -42,23 +48,14 @@ def unique_name(prefix: str = "k") -> str:
     return f"{prefix}{os.getpid() % 100000}n{next(_COUNTER)}"[:16]
 
 
-def netns_unavailable() -> str | None:
-    if os.geteuid() != 0:
-        return "needs root for network namespaces"
-    if shutil.which("ip") is None:
-        return "iproute2 is not installed"
-    return None
-
-
-@functools.cache
 def kernel_lacks(feature: str) -> str | None:
-    """None when this kernel can create ``feature`` devices (lab/probe.py), else a skip reason."""
-    if reason := netns_unavailable():
-        return reason
-    from sdnkit.lab.probe import missing
+    """Why this kernel cannot create ``feature`` links, or None (prefer ``needs("kernel:...")``)."""
+    return unmet(f"kernel:{feature}")
 
-    refused = missing([feature]).get(feature)
-    return f"this kernel has no {feature} support ({refused}); the test runs inside UML" if refused else None
+
+def netns_unavailable() -> str | None:
+    """Why network namespaces cannot be used here, or None (prefer ``needs("root")``)."""
+    return unmet("root", "ip")
 
 
 def cli(*argv: str) -> tuple[int, str]:
@@ -171,21 +168,47 @@ def lab_root() -> Iterator[Path]:
     shutil.rmtree(root, ignore_errors=True)
 
 
-@pytest.fixture(scope="module")
-def make_lab(lab_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """``make_lab(nodes=3, kernel="host")`` -> LabEnv; every lab is taken down after the module."""
-    if reason := netns_unavailable():
-        pytest.skip(reason)
-    made: list[LabEnv] = []
+class LabFactory:
+    """Makes labs with unique names and fresh stores; ``close()`` takes every one of them down."""
 
-    def make(nodes: int = 3, kernel: str = "host") -> LabEnv:
-        env = LabEnv(name=unique_name(), config_dir=tmp_path_factory.mktemp("sdn"), nodes=nodes)
+    def __init__(self, lab_root: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+        self.lab_root = lab_root
+        self.tmp = tmp_path_factory
+        self.made: list[LabEnv] = []
+
+    def __call__(self, nodes: int = 3, kernel: str = "host") -> LabEnv:
+        env = LabEnv(name=unique_name(), config_dir=self.tmp.mktemp("sdn"), nodes=nodes)
+        self.made.append(env)  # before `lab up`: a half-made lab is taken down too
         rc, out = env.sdn("lab", "up", "--nodes", str(nodes), "--name", env.name, "--kernel", kernel)
         assert rc == 0, out
-        made.append(env)
         return env
 
-    yield make
-    for env in made:
-        if (lab_root / env.name / "state.json").exists():
-            env.sdn("lab", "down", "--name", env.name)
+    def close(self) -> None:
+        for env in self.made:
+            if (self.lab_root / env.name / "state.json").exists():
+                env.sdn("lab", "down", "--name", env.name)
+
+
+@pytest.fixture(scope="module")
+def make_lab(lab_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabFactory]:
+    """``make_lab(nodes=3, kernel="host")`` -> LabEnv; every lab is taken down after the module.
+
+    For labs that tests only read (or that each test extends in its own, separate way).
+    """
+    require("root", "ip")
+    factory = LabFactory(lab_root, tmp_path_factory)
+    try:
+        yield factory
+    finally:
+        factory.close()
+
+
+@pytest.fixture
+def new_lab(lab_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabFactory]:
+    """Like ``make_lab``, but every lab is taken down after the test: for tests that change a lab."""
+    require("root", "ip")
+    factory = LabFactory(lab_root, tmp_path_factory)
+    try:
+        yield factory
+    finally:
+        factory.close()

@@ -6,27 +6,38 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
+from prerequisites import not_applicable, unmet
 from sdnkit.agent.facts import gather
 from sdnkit.plan.facts import IfaceKind
-
-from .conftest import kernel_lacks
 
 pytestmark = pytest.mark.kernel
 
 
-@pytest.fixture(scope="module")
-def lab(make_lab):
-    env = make_lab(nodes=2)
+def simple_zone(env):
     env.create("zones", zone="simple", type="simple")
     env.create("vnets", vnet="vnet1", zone="simple")
     env.create("subnets", vnet="vnet1", subnet="10.0.1.0/24", gateway="10.0.1.1")
     env.apply()
     return env
+
+
+@pytest.fixture(scope="module")
+def lab(make_lab):
+    """Shared by the tests that leave the configuration as it is."""
+    return simple_zone(make_lab(nodes=2))
+
+
+@pytest.fixture
+def own_lab(new_lab):
+    """For a test that changes the configuration."""
+    return simple_zone(new_lab(nodes=2))
 
 
 def status(lab, node=None):
@@ -65,7 +76,8 @@ def test_agent_with_netns_option_is_idempotent(lab):
     assert rc == 0 and json.loads(out)["changes"] == 0
 
 
-def test_nodes_behind_the_running_version_show_pending(lab):
+def test_nodes_behind_the_running_version_show_pending(own_lab):
+    lab = own_lab
     lab.create("vnets", vnet="vnet2", zone="simple")
     lab.svc.apply({})
     record = status(lab, "node1")["node1"]
@@ -75,7 +87,8 @@ def test_nodes_behind_the_running_version_show_pending(lab):
     assert status(lab, "node1")["node1"]["vnets"]["vnet2"]["status"] == "available"
 
 
-def test_a_zone_that_cannot_be_planned_is_an_error_and_the_others_go_on(lab):
+def test_a_zone_that_cannot_be_planned_is_an_error_and_the_others_go_on(own_lab):
+    lab = own_lab
     lab.create("zones", zone="bad", type="vlan", bridge="vmbr9")  # no such bridge on the nodes
     lab.create("vnets", vnet="badnet", zone="bad", tag=10)
     lab.create("vnets", vnet="vnet3", zone="simple")
@@ -92,9 +105,10 @@ def test_a_zone_that_cannot_be_planned_is_an_error_and_the_others_go_on(lab):
     lab.apply()
 
 
-def test_a_zone_the_kernel_refuses_is_held_back_and_the_others_go_on(lab):
-    if kernel_lacks("vlan") is None:
-        pytest.skip("this kernel has 802.1Q devices: the refusal cannot be provoked here")
+def test_a_zone_the_kernel_refuses_is_held_back_and_the_others_go_on(own_lab):
+    lab = own_lab
+    if unmet("kernel:vlan") is None:
+        not_applicable("this kernel has 802.1Q devices: the refusal cannot be provoked here")
     lab.create("zones", zone="novlan", type="vlan", bridge="vmbr0")
     lab.create("vnets", vnet="vlnet", zone="novlan", tag=10)
     lab.create("vnets", vnet="vnet4", zone="simple")
@@ -110,7 +124,8 @@ def test_a_zone_the_kernel_refuses_is_held_back_and_the_others_go_on(lab):
     lab.apply()
 
 
-def test_long_running_agents_apply_each_new_version(lab):
+def test_long_running_agents_apply_each_new_version(own_lab):
+    lab = own_lab
     assert lab.lab("agents", "start")[0] == 0
     try:
         lab.create("vnets", vnet="vnet5", zone="simple")
@@ -128,3 +143,41 @@ def test_long_running_agents_apply_each_new_version(lab):
     assert rc == 0 and json.loads(out) == []
     _, out = lab.sdn("--output", "json", "lab", "status", "--name", lab.name)
     assert all(m.get("agent") is None for m in json.loads(out)["members"])
+
+
+def test_long_running_agent_resync_repairs_a_hand_changed_node(own_lab, tmp_path):
+    """``sdn agent --resync S``: what a hand removed, the next resync puts back (no new version)."""
+    lab = own_lab
+    home = Path(os.environ["SDN_LAB_DIR"]) / lab.name / "node1"  # the paths `sdn lab apply` used
+    argv = ["ip", "netns", "exec", lab.netns("node1"), str(Path(sys.executable).with_name("sdn")),
+            "--config-dir", str(lab.config_dir), "agent", "--node", "node1",
+            "--state-dir", str(home / "agent"), "--frr-local", str(home / "frr.conf.local"),
+            "--dhcp-root", str(home / "dhcp"), "--interval", "0.2", "--resync", "1"]  # fmt: skip
+    gateway = {"local": "10.0.1.1", "prefixlen": 24}
+
+    def gateway_on_vnet1() -> bool:
+        done = lab.run("node1", "ip", "-j", "-4", "addr", "show", "dev", "vnet1", check=False)
+        addrs = json.loads(done.stdout or "[]")
+        return any({k: a.get(k) for k in gateway} == gateway for x in addrs for a in x["addr_info"])
+
+    assert gateway_on_vnet1()  # realized by the fixture's `sdn lab apply`
+    with open(tmp_path / "agent.log", "w") as log:
+        agent = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+    log_text = (tmp_path / "agent.log").read_text
+    try:
+        deadline = time.monotonic() + 30
+        while log_text().count(" applied=") < 1 and time.monotonic() < deadline and agent.poll() is None:
+            time.sleep(0.1)  # the agent's first pass (at start) is done: what follows is a resync
+        assert log_text().count(" applied=") >= 1, log_text()
+        lab.run("node1", "ip", "link", "del", "vnet1")  # by hand, behind the agent's back
+        assert not gateway_on_vnet1()
+        deadline = time.monotonic() + 30
+        while not gateway_on_vnet1() and time.monotonic() < deadline and agent.poll() is None:
+            time.sleep(0.2)
+        assert gateway_on_vnet1(), log_text()
+        assert lab.links("node1")["vnet1"]["linkinfo"]["info_kind"] == "bridge"
+        assert status(lab, "node1")["node1"]["vnets"]["vnet1"]["status"] == "available"
+    finally:
+        agent.terminate()
+        agent.wait(timeout=15)
+    assert agent.returncode == 0, log_text()

@@ -29,9 +29,7 @@ from sdnkit.realize.dhcp import DhcpAction, apply_dhcp, sync_hosts
 
 pytestmark = [
     pytest.mark.kernel,
-    pytest.mark.skipif(os.geteuid() != 0, reason="needs root for network namespaces"),
-    pytest.mark.skipif(shutil.which("dnsmasq") is None, reason="dnsmasq (dnsmasq-base) is not installed"),
-    pytest.mark.skipif(shutil.which("busybox") is None, reason="busybox (udhcpc) is not installed"),
+    pytest.mark.needs("root", "dnsmasq", "busybox"),
 ]
 
 _COUNTER = itertools.count()
@@ -114,7 +112,8 @@ class Lab:
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory):
+def topology(tmp_path_factory):
+    """The namespaces, shared by the module (``lab`` gives every test a clean start on them)."""
     tag = f"dh{os.getpid() % 10000}x{next(_COUNTER)}"
     node, guests = f"{tag}n", [f"{tag}g{i}" for i in range(3)]
     tmp = tmp_path_factory.mktemp("dhcp")
@@ -148,6 +147,23 @@ def lab(tmp_path_factory):
             subprocess.run(["ip", "netns", "del", ns], check=False)
 
 
+@pytest.fixture
+def lab(topology):
+    """No DHCP server running, no lease or config file left, guests without IPv4 addresses."""
+    stop_and_forget(topology)
+    try:
+        yield topology
+    finally:
+        stop_and_forget(topology)
+
+
+def stop_and_forget(lab: Lab) -> None:
+    apply_dhcp([], lab.settings())
+    shutil.rmtree(lab.tmp / "dhcp", ignore_errors=True)
+    for guest in lab.guests:
+        sh("ip", "-n", guest, "-4", "addr", "flush", "dev", "eth0")
+
+
 MAC0, MAC1, MAC2 = "bc:24:11:77:00:00", "bc:24:11:77:00:01", "bc:24:11:77:00:02"
 
 
@@ -172,11 +188,17 @@ def test_guest_gets_its_ipam_address_and_options(lab):
 
 
 def test_unknown_mac_is_ignored_without_dynamic_leases(lab):
-    assert lab.udhcpc(lab.guests[2], tries=2) is None
+    entries = [Entry("dz", ipaddress.ip_address("10.77.0.100"), MAC0, "100")]
+    apply_dhcp(planned(lab, entries), lab.settings())
+    assert lab.udhcpc(lab.guests[0]) is not None  # the server answers a known MAC...
+    assert lab.udhcpc(lab.guests[2], tries=2) is None  # ...and ignores an unknown one
+    assert Dnsmasq(lab.settings()).pid("dz") is not None  # still running
 
 
 def test_mapping_change_reloads_without_restart_and_renew_gets_new_address(lab):
     server = Dnsmasq(lab.settings())
+    apply_dhcp(planned(lab, [Entry("dz", ipaddress.ip_address("10.77.0.100"), MAC0, "100")]), lab.settings())
+    assert lab.udhcpc(lab.guests[0])[0] == "10.77.0.100"
     pid = server.pid("dz")
     entries = [
         Entry("dz", ipaddress.ip_address("10.77.0.101"), MAC0, "100"),
@@ -196,7 +218,6 @@ def test_mapping_change_reloads_without_restart_and_renew_gets_new_address(lab):
 
 def test_unrelated_change_keeps_the_server_untouched(lab):
     server = Dnsmasq(lab.settings())
-    pid = server.pid("dz")
     insts = planned(lab, [Entry("dz", ipaddress.ip_address("10.77.0.101"), MAC0, "100")])
     apply_dhcp(insts, lab.settings())
     pid = server.pid("dz")
@@ -271,6 +292,8 @@ def test_a_deleted_ports_address_goes_to_the_next_guest_that_gets_it(lab):
 
 def test_dynamic_leases_for_unknown_macs_when_enabled(lab):
     insts = planned(lab, [Entry("dz", ipaddress.ip_address("10.77.0.101"), MAC0, "100")])
+    apply_dhcp(insts, lab.settings())
+    assert lab.udhcpc(lab.guests[2], tries=2) is None  # static only: unknown MACs get nothing
     settings = lab.settings(dynamic=True)
     changes = apply_dhcp(insts, settings)
     assert [c.action for c in changes] == [DhcpAction.RESTART]
@@ -280,10 +303,9 @@ def test_dynamic_leases_for_unknown_macs_when_enabled(lab):
     assert 100 <= int(lease[0].rsplit(".", 1)[1]) <= 110 and lease[0] != "10.77.0.101"
     # the reserved guest still gets its own address
     assert lab.udhcpc(lab.guests[0])[0] == "10.77.0.101"
-    apply_dhcp(insts, lab.settings())  # back to static only
 
 
-@pytest.mark.skipif(shutil.which("dhclient") is None, reason="dhclient (isc-dhcp-client) is not installed")
+@pytest.mark.needs("dhclient")
 def test_ipv6_router_advertisement_and_dhcpv6_static_address(lab):
     entries = [
         Entry("dz", ipaddress.ip_address("10.77.0.101"), MAC0, "100"),
@@ -292,17 +314,22 @@ def test_ipv6_router_advertisement_and_dhcpv6_static_address(lab):
     apply_dhcp(planned(lab, entries), lab.settings())
     guest = lab.guests[0]
     out = lab.tmp / "lease6"
+    out.unlink(missing_ok=True)
     # link up sends a router solicitation: the answer need not wait for the next periodic RA
     sh("ip", "-n", guest, "link", "set", "eth0", "down")
     sh("ip", "-n", guest, "link", "set", "eth0", "up")
-    subprocess.run(
-        ["ip", "netns", "exec", guest, "dhclient", "-6", "-1", "-sf", str(lab.tmp / "dhclient.sh"),
+    client = subprocess.Popen(  # in the foreground (-d): stopped below, never left behind
+        ["ip", "netns", "exec", guest, "dhclient", "-6", "-1", "-d", "-sf", str(lab.tmp / "dhclient.sh"),
          "-lf", str(lab.tmp / "dh6.leases"), "-pf", str(lab.tmp / "dh6.pid"), "eth0"],
-        check=True, capture_output=True, timeout=30,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
-    pid_file = lab.tmp / "dh6.pid"
-    if pid_file.exists():  # dhclient daemonises after binding
-        subprocess.run(["kill", pid_file.read_text().strip()], check=False)
+    try:
+        deadline = time.monotonic() + 30
+        while not out.exists() and client.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        client.terminate()
+        client.wait(timeout=10)
     assert out.read_text().strip() == "2001:db8:77::101"
     # the router advertisement gave the default route and the MTU
     deadline = time.monotonic() + 10

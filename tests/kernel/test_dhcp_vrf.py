@@ -10,7 +10,6 @@ from __future__ import annotations
 import ipaddress
 import itertools
 import os
-import shutil
 import subprocess
 
 import pytest
@@ -21,8 +20,7 @@ from sdnkit.realize.dhcp import DhcpAction, apply_dhcp
 
 pytestmark = [
     pytest.mark.uml,
-    pytest.mark.skipif(os.geteuid() != 0, reason="needs root for network namespaces"),
-    pytest.mark.skipif(shutil.which("dnsmasq") is None, reason="dnsmasq (dnsmasq-base) is not installed"),
+    pytest.mark.needs("root", "dnsmasq", "busybox", "kernel:vrf"),
 ]
 
 _COUNTER = itertools.count()
@@ -38,10 +36,6 @@ def sh(*argv: str) -> None:
 
 @pytest.fixture
 def vrf_node(tmp_path):
-    from sdnkit.lab.probe import missing
-
-    if refused := missing(("vrf",)):
-        pytest.skip(f"no VRF in this kernel: {refused}")
     tag = f"dv{os.getpid() % 10000}x{next(_COUNTER)}"
     node, guests = f"{tag}n", [f"{tag}g1", f"{tag}g2"]
     made = []

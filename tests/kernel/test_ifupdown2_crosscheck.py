@@ -1,6 +1,6 @@
 """Cross-check: the reconciler and ifupdown2 build the same kernel state from the same plan.
 
-For every upstream fixture case (``/work/shared/fixtures/pve-zones/<type>/<case>/``), the node is
+For every upstream fixture case (``../shared/fixtures/pve-zones/<type>/<case>/``), the node is
 planned as upstream's test harness does (``tests/compat``), then, in two namespaces that start with
 the same host network (the fixture's ``interfaces`` file brought up by ifupdown2, with a veth as
 each NIC):
@@ -12,25 +12,31 @@ each NIC):
 The two must agree on links, kinds, kind data, masters, MTUs, up state, addresses, bridge-port
 flags and flood FDB entries, and a second apply of the plan must change nothing. Cases needing
 VLAN devices, VLAN-aware bridges or VRF are marked ``uml`` (they run inside User-Mode-Linux);
-Open vSwitch cases are skipped (no OVS here), and so are those Debian's ifupdown2 3.0 refuses
-(PVE's fork accepts them) and those whose files equal an earlier case's.
+Open vSwitch cases do not apply (no OVS here), nor do those Debian's ifupdown2 3.0 refuses (PVE's
+fork accepts them) and those whose files equal an earlier case's. Where ifupdown2 differs on
+purpose, the expected value comes from the fixture or the kernel, never from our side.
 """
 
 from __future__ import annotations
 
-import functools
+import ipaddress
 import itertools
 import json
 import os
 import re
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-FIXTURES = Path(os.environ.get("SDN_PVE_FIXTURES", "/work/shared/fixtures/pve-zones"))
+from prerequisites import not_applicable, not_applicable_mark, pve_case_params, require
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "compat"))  # equivalence.py, a file reader
+from equivalence import parse_interfaces as read_interfaces_text
+
 IFUPDOWN2 = Path(__file__).resolve().parents[2] / "scripts" / "ifupdown2.sh"
 # what upstream's run_test_zones.pl mocks (the same as tests/compat)
 FACTS = {
@@ -89,35 +95,29 @@ def _needs(case: Path) -> tuple[set[str], str | None]:
 
 
 def _params() -> Iterator[Any]:
-    cases = sorted(p for p in FIXTURES.glob("*/*") if (p / "running-config.json").is_file())
-    if not cases:
-        yield pytest.param(None, marks=pytest.mark.skip(reason=f"upstream fixtures not found in {FIXTURES}"))
-        return
-    try:
-        import sdnkit.plan.planner
-        import sdnkit.render.ifupdown  # noqa: F401
-    except ImportError as err:
-        yield pytest.param(None, marks=pytest.mark.skip(reason=f"the planner or renderer is missing: {err}"))
-        return
+    """One case per fixture; a case the planner cannot plan is a failing case, never a skip."""
     from sdnkit.render.ifupdown import render_interfaces
 
     checked: dict[str, str] = {}  # what ifupdown2 gets -> the first case that gives it
-    for case in cases:
-        case_id = f"{case.parent.name}/{case.name}"
+    for param in pve_case_params():
+        case = param.values[0]
+        if case is None:  # no fixtures: the test's needs("pve-fixtures") says so
+            yield pytest.param(None, set(), id=param.id, marks=pytest.mark.kernel)
+            continue
         try:
             features, never = _needs(case)
             rendered = (case / "interfaces").read_text() + "\n" + render_interfaces(_plan(case))
-        except Exception as err:  # a planner bug must not hide the other cases (tests/compat reports it)
-            yield pytest.param(case, set(), marks=pytest.mark.skip(reason=f"cannot plan: {err}"), id=case_id)
+        except Exception:  # a planner bug fails this case (at run time), the other cases go on
+            yield pytest.param(case, None, id=param.id, marks=pytest.mark.kernel)
             continue
         never = never or _ifupdown2_refuses(rendered)
         if not never and rendered in checked:  # many EVPN cases differ only in their FRR part
             never = f"ifupdown2 gets the same files as for {checked[rendered]}, checked there"
-        checked.setdefault(rendered, case_id)
+        checked.setdefault(rendered, param.id)
         marks = [pytest.mark.uml if features else pytest.mark.kernel]
         if never:
-            marks.append(pytest.mark.skip(reason=never))
-        yield pytest.param(case, features, marks=marks, id=case_id)
+            marks.append(not_applicable_mark(never))
+        yield pytest.param(case, features, marks=marks, id=param.id)
 
 
 def _ifupdown2_refuses(text: str) -> str | None:
@@ -136,23 +136,11 @@ def _ifupdown2_refuses(text: str) -> str | None:
     return None
 
 
-@functools.cache
-def _missing(features: frozenset[str]) -> str | None:
-    if os.geteuid() != 0:
-        return "needs root for network namespaces"
-    if not features:
-        return None
-    from sdnkit.lab.probe import missing
-
-    refused = missing(sorted(features))
-    return "; ".join(f"no {f} in this kernel ({why})" for f, why in sorted(refused.items())) or None
-
-
 @pytest.fixture(scope="module")
 def ifupdown2() -> Path:
-    done = subprocess.run([str(IFUPDOWN2), "prepare"], capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        pytest.skip(f"ifupdown2 is not available: {done.stderr.strip()}")
+    """Debian's ifupdown2, unpacked (``make install`` does it once); a failed download is a missing tool."""
+    require("ifupdown2")
+    done = subprocess.run([str(IFUPDOWN2), "prepare"], capture_output=True, text=True, check=True)
     return Path(done.stdout.strip())
 
 
@@ -190,28 +178,41 @@ def _ifupdown2(netns: str, workdir: Path, *argv: str) -> None:
         return  # the host file brings nothing up by itself
     for limit in IFUPDOWN2_LIMITS:
         if limit in done.stderr:
-            pytest.skip(f"Debian's ifupdown2 3.0 refuses this configuration: {limit}")
+            not_applicable(f"Debian's ifupdown2 3.0 refuses this configuration: {limit}")
     assert done.returncode == 0, f"ifupdown2 {' '.join(argv)} failed: {done.stderr}"
 
 
-def _known_differences(theirs: dict[str, Any], ours: dict[str, Any], planned: set[str]) -> dict[str, Any]:
-    """ifupdown2's state, with its two known side effects replaced by ours.
+def configured_addresses(case: Path) -> dict[str, set[str]]:
+    """Per interface, the addresses upstream's files give it (host file and expected sdn file)."""
+    out: dict[str, set[str]] = {}
+    for name in ("interfaces", "expected_sdn_interfaces"):
+        parsed = read_interfaces_text((case / name).read_text())
+        for iface, options in parsed.options.items():
+            for (key, value), _count in options.items():
+                if key == "address":
+                    ip = ipaddress.ip_interface(value)
+                    out.setdefault(iface, set()).add(f"{ip.ip}/{ip.network.prefixlen}")
+    return out
+
+
+def _known_differences(
+    theirs: dict[str, Any], case: Path, before: dict[str, dict[str, str]], planned: set[str]
+) -> dict[str, Any]:
+    """ifupdown2's state, with its two known side effects replaced by independent expectations.
 
     * ifupdown2 3.0 adds a VRF member's addresses before enslaving it; the enslaving cycles the
-      link, and the kernel drops its IPv6 addresses (keep_addr_on_down=0). We enslave first, so
-      the IPv6 gateway stays, as the configuration says.
+      link, and the kernel drops its IPv6 addresses (keep_addr_on_down=0). The configuration
+      (upstream's expected file) gives the link its IPv6 addresses: those are expected.
     * ifupdown2 turns forwarding on for the host's own bridge when a VLAN device of ours sits on
-      it (an "upper"); sdnkit leaves the sysctls of links the plan does not list alone.
+      it (an "upper"); a link the plan does not list keeps the sysctls the kernel had before.
     """
+    configured = configured_addresses(case)
     for name, link in theirs.items():
-        mine = ours.get(name)
-        if not mine:
-            continue
         if link["master"] and theirs.get(link["master"], {}).get("kind") == "vrf":
-            v6 = [a for a in mine["addresses"] if ":" in a]
+            v6 = {a for a in configured.get(name, ()) if ":" in a}
             link["addresses"] = sorted({*link["addresses"], *v6})
-        if name not in planned:
-            link["sysctls"] = mine["sysctls"]
+        if name not in planned and name in before:
+            link["sysctls"] = before[name]
     return theirs
 
 
@@ -275,11 +276,13 @@ def state(netns: str) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize(("case", "features"), list(_params()))
+@pytest.mark.needs("pve-fixtures", "root")
 def test_ours_and_ifupdown2_build_the_same_kernel_state(
-    case: Path, features: set[str], ifupdown2: Path, pair: tuple[str, str], tmp_path: Path
+    case: Path, features: set[str] | None, ifupdown2: Path, pair: tuple[str, str], tmp_path: Path
 ) -> None:
-    if reason := _missing(frozenset(features)):
-        pytest.skip(reason)
+    if features is None:
+        _needs(case)  # raises the planner's error: this case fails, with its traceback
+    require(*(f"kernel:{f}" for f in sorted(features or ())))
     from sdnkit.realize import apply_plan
     from sdnkit.render.ifupdown import render_interfaces
 
@@ -293,12 +296,13 @@ def test_ours_and_ifupdown2_build_the_same_kernel_state(
         (work / "interfaces").write_text(host)
         _ifupdown2(ns, work, "ifup", "-a")
 
+    before = sysctls(theirs)  # the host network's sysctls, read from the kernel before either side acts
     apply_plan(plan, netns=ours, state_dir=tmp_path / "realize")
     (tmp_path / theirs / "interfaces").write_text(f"{host}\n{render_interfaces(plan)}")
     _ifupdown2(theirs, tmp_path / theirs, "ifreload", "-a")
 
     got = state(ours)
-    want = _known_differences(state(theirs), got, {link.name for link in plan.links})
+    want = _known_differences(state(theirs), case, before, {link.name for link in plan.links})
     differences = {}
     for name in sorted(set(got) | set(want)):
         mine, theirs_ = got.get(name, {}), want.get(name, {})

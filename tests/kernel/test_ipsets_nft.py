@@ -11,7 +11,6 @@ from __future__ import annotations
 import ipaddress
 import itertools
 import os
-import shutil
 import subprocess
 
 import pytest
@@ -24,8 +23,7 @@ from sdnkit.render.nftables_sets import TABLE
 
 pytestmark = [
     pytest.mark.kernel,
-    pytest.mark.skipif(os.geteuid() != 0, reason="needs root for network namespaces"),
-    pytest.mark.skipif(shutil.which("nft") is None, reason="nft (nftables) is not installed"),
+    pytest.mark.needs("root", "nft"),
 ]
 
 _COUNTER = itertools.count()
@@ -84,7 +82,7 @@ table inet {TABLE} {{
 """
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def netns():
     tag = f"fw{os.getpid() % 10000}x{next(_COUNTER)}"
     fw, peer = f"{tag}f", f"{tag}p"
@@ -119,12 +117,20 @@ def counters(fw: str) -> list[int]:
     return [int(line.split("packets ")[1].split()[0]) for line in text.splitlines() if "packets" in line]
 
 
+GUEST = [Entry("simple", ipaddress.ip_address("192.0.2.10"), "bc:24:11:00:00:10", "100")]
+
+
+def sets_and_rules(fw: str):
+    """The seed's sets for one guest, and the operator's rules that use them."""
+    result = apply_ipsets(plan_ipsets(config().config, GUEST), netns=fw)
+    sh("ip", "netns", "exec", fw, "nft", "-f", "-", stdin=RULES)
+    return result
+
+
 def test_no_gateway_set_matches_guests_but_not_the_gateway(netns):
     fw, peer = netns
-    entries = [Entry("simple", ipaddress.ip_address("192.0.2.10"), "bc:24:11:00:00:10", "100")]
-    result = apply_ipsets(plan_ipsets(config().config, entries), netns=fw)
+    result = sets_and_rules(fw)
     assert "vnet0-no-gateway-v4" in result.created and "guest-ipam-100-v4" in result.created
-    sh("ip", "netns", "exec", fw, "nft", "-f", "-", stdin=RULES)
     sets = read_sets(fw)
     # the seed's example, element by element
     assert sets["vnet0-no-gateway-v4"].intervals == (
@@ -142,8 +148,9 @@ def test_no_gateway_set_matches_guests_but_not_the_gateway(netns):
 
 def test_sets_follow_subnet_changes_and_a_second_apply_changes_nothing(netns):
     fw, peer = netns
-    entries = [Entry("simple", ipaddress.ip_address("192.0.2.10"), "bc:24:11:00:00:10", "100")]
-    plan = plan_ipsets(config(gw4="192.0.2.10", gw6="2001:db8::10").config, entries)
+    sets_and_rules(fw)
+    assert ping(peer, "192.0.2.1", "192.0.2.50") and not ping(peer, "192.0.2.10", "192.0.2.50")
+    plan = plan_ipsets(config(gw4="192.0.2.10", gw6="2001:db8::10").config, GUEST)
     result = apply_ipsets(plan, netns=fw)
     assert set(result.updated) == {
         "vnet0-gateway-v4",
@@ -162,6 +169,7 @@ def test_sets_follow_subnet_changes_and_a_second_apply_changes_nothing(netns):
 
 def test_removed_guest_set_is_emptied_while_a_rule_uses_it_and_deleted_after(netns):
     fw, _peer = netns
+    sets_and_rules(fw)  # the input chain refers to guest-ipam-100-v4
     entries = [
         Entry("simple", ipaddress.ip_address("192.0.2.10"), "m", "100"),
         Entry("simple", ipaddress.ip_address("2001:db8::77"), "n", "101"),

@@ -10,16 +10,26 @@ import pytest
 pytestmark = pytest.mark.kernel
 
 
-@pytest.fixture(scope="module")
-def lab(make_lab):
-    env = make_lab(nodes=2)
-    # a running config with one simple zone (the service writes it, as `sdn apply` does)
+def configured(env):
+    """A running config with two zones (the service writes it, as `sdn apply` does); no agent ran."""
     env.create("zones", zone="lz", type="simple")
     env.create("vnets", vnet="lv1", zone="lz", isolate_ports=1)
     env.create("zones", zone="lzq", type="vlan", bridge="vmbr0", bridge_disable_mac_learning=1)
     env.create("vnets", vnet="lv2", zone="lzq", tag=10)
     env.svc.apply({})
     return env
+
+
+@pytest.fixture(scope="module")
+def lab(make_lab):
+    """Shared by the tests that leave it as it is."""
+    return configured(make_lab(nodes=2))
+
+
+@pytest.fixture
+def own_lab(new_lab):
+    """For a test that plugs guests and makes bridges."""
+    return configured(new_lab(nodes=2))
 
 
 def ip_json(env, member, *argv):
@@ -81,7 +91,8 @@ def test_guest_needs_an_applied_vnet_and_its_bridge(lab, capsys):
     assert fails(lab.sdn("lab", "up", "--name", "Lab-1"), capsys, 'lab "Lab-1": invalid name')
 
 
-def test_guest_is_plugged_as_pve_plugs_a_nic(lab, capsys):
+def test_guest_is_plugged_as_pve_plugs_a_nic(own_lab, capsys):
+    lab = own_lab
     # the vnet bridges stand in for what the agent creates (tests/kernel/test_seed_* do it for real)
     lab.run("node1", "ip", "link", "add", "lv1", "mtu", "1450", "type", "bridge")
     lab.run("node1", "ip", "link", "add", "lv2", "type", "bridge")
@@ -103,7 +114,8 @@ def test_guest_is_plugged_as_pve_plugs_a_nic(lab, capsys):
     assert lab.run("g3", "true", check=False).returncode != 0  # the refused guest left nothing behind
 
 
-def test_guest_del_removes_its_namespace(lab, capsys):
+def test_guest_del_removes_its_namespace(own_lab, capsys):
+    lab = own_lab
     lab.run("node2", "ip", "link", "add", "lv1", "type", "bridge")
     lab.run("node2", "ip", "link", "set", "lv1", "up")
     lab.guest("g9", node="node2", vnet="lv1")

@@ -4,21 +4,20 @@ dnsmasq that the node agent runs; removing the guest gives the address back."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 
 import pytest
 
 pytestmark = [
     pytest.mark.kernel,
-    pytest.mark.skipif(shutil.which("busybox") is None, reason="busybox (udhcpc) is not installed"),
-    pytest.mark.skipif(shutil.which("dnsmasq") is None, reason="dnsmasq is not installed"),
+    pytest.mark.needs("root", "busybox", "dnsmasq"),
 ]
 
 
-@pytest.fixture(scope="module")
-def lab(make_lab):
-    env = make_lab(nodes=2)
+@pytest.fixture
+def lab(new_lab):
+    """Each test plugs, removes or takes down: a lab of its own."""
+    env = new_lab(nodes=2)
     env.create("zones", zone="dz", type="simple", ipam="pve", dhcp="dnsmasq")
     env.create("vnets", vnet="dvnet", zone="dz")
     env.create(
@@ -51,6 +50,8 @@ def test_dhcp_guest_gets_an_address_from_the_range_and_reaches_the_gateway(lab):
 
 
 def test_deleting_the_guest_gives_its_address_back(lab):
+    lab.guest("d1", node="node1", vnet="dvnet", dhcp=True)
+    assert [p["ips"] for p in ports(lab)] == [["10.0.6.100"]]
     assert lab.lab("guest", "del", "d1")[0] == 0
     assert ports(lab) == []
     lab.guest("d2", node="node1", vnet="dvnet", dhcp=True)
@@ -59,8 +60,9 @@ def test_deleting_the_guest_gives_its_address_back(lab):
     )
 
 
-def test_lab_down_stops_the_nodes_dhcp_servers(lab, make_lab):
-    assert dnsmasq_of(lab)
+def test_lab_down_stops_the_nodes_dhcp_servers(lab):
+    lab.guest("d1", node="node1", vnet="dvnet", dhcp=True)
+    assert dnsmasq_of(lab) and ports(lab)
     assert lab.sdn("lab", "down", "--name", lab.name)[0] == 0
     assert dnsmasq_of(lab) == []
     assert ports(lab) == []  # the guest's port went with the lab

@@ -8,11 +8,11 @@ address with busybox udhcpc and our own hook script.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import itertools
 import json
 import os
-import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +22,7 @@ import pytest
 from sdnkit.cli.main import main as sdn_main
 from sdnkit.dhcp.base import DhcpPaths, DhcpSettings
 from sdnkit.dns.pdns_server import PdnsServer
-from sdnkit.errors import DnsError, IpamExhaustedError, RealizeError
+from sdnkit.errors import DnsError, IpamExhaustedError, RealizeError, SdnError
 from sdnkit.ipam.base import IpEntry
 from sdnkit.plan.facts import NodeFacts
 from sdnkit.plan.planner import plan_node
@@ -36,10 +36,7 @@ from sdnkit.store.snapshot import read_running
 pytestmark = [
     pytest.mark.kernel,
     pytest.mark.services,
-    pytest.mark.skipif(os.geteuid() != 0, reason="needs root for network namespaces"),
-    pytest.mark.skipif(shutil.which("dnsmasq") is None, reason="dnsmasq (dnsmasq-base) is not installed"),
-    pytest.mark.skipif(shutil.which("pdns_server") is None, reason="pdns-server is not installed"),
-    pytest.mark.skipif(shutil.which("nft") is None, reason="nftables is not installed"),
+    pytest.mark.needs("root", "dnsmasq", "busybox", "pdns_server", "dig", "nft"),
 ]
 
 _COUNTER = itertools.count()
@@ -119,18 +116,34 @@ class Env:
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory):
+def pdns():
+    """One PowerDNS server for the module; ``env`` gives every test fresh, empty zones on it."""
+    server = PdnsServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def fresh_zones(pdns: PdnsServer) -> None:
+    for zone in ("sdn.test.", "10.in-addr.arpa.", V6_ZONE):
+        with contextlib.suppress(SdnError):  # absent: a test deleted it, or the first test
+            pdns.delete_zone(zone)
+        pdns.create_zone(zone)
+
+
+@pytest.fixture
+def env(pdns, tmp_path):
+    """A store with the zone, a node namespace with the vnet bridge, and its DHCP server: per test."""
     tag = f"po{os.getpid() % 10000}x{next(_COUNTER)}"
-    tmp = tmp_path_factory.mktemp("ports")
+    tmp = tmp_path
     (tmp / "udhcpc.sh").write_text(UDHCPC_HOOK)
     (tmp / "udhcpc.sh").chmod(0o755)
-    pdns = PdnsServer()
-    pdns.start()
     made: list[str] = []
     node_ns = f"{tag}n"
     try:
-        for zone in ("sdn.test.", "10.in-addr.arpa.", V6_ZONE):
-            pdns.create_zone(zone)
+        fresh_zones(pdns)
         svc = SdnService(tmp / "store")
         svc.create("dns", {"dns": "pdns", "type": "powerdns", "url": pdns.url, "key": pdns.key, "ttl": 300})
         zone = {"zone": "pz", "type": "simple", "ipam": "pve", "dhcp": "dnsmasq"}
@@ -154,7 +167,6 @@ def env(tmp_path_factory):
         apply_dhcp([], DhcpSettings(paths=DhcpPaths.under(tmp / "dhcp"), netns=node_ns))
         for ns in made:
             subprocess.run(["ip", "netns", "del", ns], check=False)
-        pdns.stop()
 
 
 V6_ZONE = "1.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa."
@@ -184,6 +196,8 @@ def test_a_port_gets_address_dhcp_dns_firewall_and_device(env):
 
 
 def test_a_second_guest_gets_the_next_address_of_the_range(env):
+    first = add_port(env.ctx(), PortSpec(vnet="pv1", guest="101", mac=MAC1, netns=env.guest_ns("g1")))
+    assert first.ips[0] == "10.0.1.100"
     ns = env.guest_ns("g2")
     port = add_port(env.ctx(), PortSpec(vnet="pv1", guest="102", mac=MAC2, netns=ns))
     assert port.ips[0] == "10.0.1.101"
@@ -191,6 +205,9 @@ def test_a_second_guest_gets_the_next_address_of_the_range(env):
 
 
 def test_mapping_change_and_renew_gives_the_new_address(env):
+    ns = env.guest_ns("g2")
+    add_port(env.ctx(), PortSpec(vnet="pv1", guest="102", mac=MAC2, netns=ns))
+    assert env.udhcpc(ns) == "10.0.1.100"
     plugin, allocs = env.allocations()
     old = next(a for a in allocs if a.entry.same_mac(MAC2) and a.ip.version == 4)
     plugin.del_ip(old.subnet, old.ip)
@@ -199,7 +216,7 @@ def test_mapping_change_and_renew_gives_the_new_address(env):
     result = env.agent_pass()
     assert [(c.action, c.files) for c in result.dhcp] == [("reload", ("ethers",))]
     assert result.ipsets.updated == ("guest-ipam-102-v4",)
-    assert env.udhcpc(f"{env.tag}g2") == "10.0.1.50"
+    assert env.udhcpc(ns) == "10.0.1.50"
 
 
 def test_a_refusing_dns_server_leaves_nothing_behind(env):
@@ -215,18 +232,20 @@ def test_a_refusing_dns_server_leaves_nothing_behind(env):
     assert env.allocations()[1] == before  # IPAM released
     assert read_hosts("pz", env.ctx().dhcp) == hosts  # DHCP mapping removed again
     assert env.dig("db1.sdn.test", "A") == [] and env.dig("db1.sdn.test", "AAAA") == []
-    assert env.dig("-x", "10.0.1.101") == []
+    assert [env.dig("-x", f"10.0.1.{i}") for i in (100, 101, 102)] == [[], [], []]
     assert "guest-ipam-103-v4" not in read_sets(env.node_ns)
     assert sh("ip", "-n", ns, "-o", "link", "show").count("eth0") == 0  # no device
     assert f"pv1/103/{MAC3}" not in {p.key for p in list_ports(env.ctx())}
     env.pdns.create_zone(V6_ZONE)
     port = add_port(env.ctx(), PortSpec(vnet="pv1", guest="103", mac=MAC3, hostname="db1", netns=ns))
     assert env.dig("-x", port.ips[1]) == ["db1.sdn.test."]
+    assert env.dig("db1.sdn.test", "A") == [port.ips[0]]
 
 
 def test_an_exhausted_range_and_a_missing_netns_fail_cleanly(env):
-    # the range 10.0.1.100-102: web1 and db1 hold two addresses, this port takes the last one
-    add_port(env.ctx(), PortSpec(vnet="pv1", guest="106", mac="bc:24:11:00:10:06"))
+    # the range 10.0.1.100-102: three ports take it all
+    for i in (6, 7, 8):
+        add_port(env.ctx(), PortSpec(vnet="pv1", guest=f"10{i}", mac=f"bc:24:11:00:10:0{i}"))
     before = env.allocations()[1]
     full = r'port "pv1/104/.*": ipam failed: .*no free IP left in the IPv4 subnets'
     with pytest.raises(IpamExhaustedError, match=full):
@@ -244,7 +263,9 @@ def test_an_exhausted_range_and_a_missing_netns_fail_cleanly(env):
 
 
 def test_port_del_undoes_everything(env):
-    ns = f"{env.tag}g1"
+    ns = env.guest_ns("g1")
+    add_port(env.ctx(), PortSpec(vnet="pv1", guest="101", mac=MAC1, hostname="web1", netns=ns))
+    assert env.dig("web1.sdn.test", "A") == ["10.0.1.100"] and "guest-ipam-101-v4" in read_sets(env.node_ns)
     port = del_port(env.ctx(), "pv1", "101", MAC1)
     assert "10.0.1.100" in port.ips
     assert not any(a.entry.same_mac(MAC1) for a in env.allocations()[1])

@@ -14,7 +14,7 @@ from sdnkit.realize.port_device import DeviceKind, PortDevice, link_exists, plug
 
 pytestmark = [
     pytest.mark.kernel,
-    pytest.mark.skipif(os.geteuid() != 0, reason="needs root for network namespaces"),
+    pytest.mark.needs("root"),
 ]
 
 _COUNTER = itertools.count()

@@ -28,8 +28,7 @@ from sdnkit.realize.frr import FrrInstance, apply_frr
 pytestmark = [
     pytest.mark.kernel,
     pytest.mark.services,
-    pytest.mark.skipif(not Path("/usr/lib/frr/zebra").exists(), reason="FRR is not installed"),
-    pytest.mark.skipif(shutil.which("vtysh") is None, reason="FRR's vtysh is not installed"),
+    pytest.mark.needs("root", "/usr/lib/frr/zebra", "/usr/lib/frr/bgpd", "vtysh"),
 ]
 
 _COUNTER = itertools.count()
@@ -95,8 +94,6 @@ def frr_dir() -> Iterator[Path]:
 
 @pytest.fixture
 def nodes(frr_dir: Path) -> Iterator[tuple[Node, Node]]:
-    if os.geteuid() != 0:
-        pytest.skip("needs root for network namespaces")
     base = f"rf{os.getpid() % 100000}n{next(_COUNTER)}"
     made = (
         Node(ns=f"{base}-1", dir=frr_dir / "node1", index=1),
@@ -182,13 +179,11 @@ def test_a_configuration_frr_refuses_leaves_the_previous_one_running(nodes: tupl
 
 def test_apply_plan_writes_the_planned_frr_configuration(nodes: tuple[Node, Node], frr_dir: Path) -> None:
     """A planned EVPN zone: its FRR part goes through apply_plan(frr=...), its L2 part comes up."""
-    try:
-        from sdnkit.config.running import RunningConfig
-        from sdnkit.plan.factsfile import build_facts
-        from sdnkit.plan.interfaces_file import parse_interfaces
-        from sdnkit.plan.planner import plan_node
-    except ImportError as err:  # pragma: no cover - until the planner exists
-        pytest.skip(f"the planner is missing: {err}")
+    from sdnkit.config.running import RunningConfig
+    from sdnkit.plan.factsfile import build_facts
+    from sdnkit.plan.interfaces_file import parse_interfaces
+    from sdnkit.plan.planner import plan_node
+
     running = RunningConfig.from_json({
         "version": 1,
         "zones": {"ids": {"ze": {"type": "evpn", "controller": "ctl", "vrf-vxlan": 10000}}},

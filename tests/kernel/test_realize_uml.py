@@ -2,12 +2,12 @@
 VRF and dummy devices, and NAT where nftables has no ``inet`` family.
 
 Marked ``uml``: ``make test-uml`` runs them inside a User-Mode-Linux kernel that has all of it. Each
-test probes the kernel for what it needs and skips with the kernel's refusal otherwise.
+test probes the kernel for what it needs (``needs("kernel:vlan")``): a skip with the kernel's
+refusal elsewhere, a failure in CI.
 """
 
 from __future__ import annotations
 
-import functools
 import ipaddress
 import itertools
 import json
@@ -19,9 +19,11 @@ from typing import Any
 
 import pytest
 
+import iproute_view
+from prerequisites import not_applicable, require
 from sdnkit.errors import RealizeError
 from sdnkit.plan.desired import Bridge, Dummy, NodePlan, SnatRule, Veth, Vlan, Vrf, Vxlan
-from sdnkit.realize import apply_plan, ipbatch, read_state
+from sdnkit.realize import apply_plan, ipbatch
 from sdnkit.realize.ownership import OwnershipStore
 
 pytestmark = pytest.mark.uml
@@ -29,25 +31,13 @@ pytestmark = pytest.mark.uml
 _COUNTER = itertools.count()
 
 
-@functools.cache
-def _missing(features: tuple[str, ...]) -> str | None:
-    if os.geteuid() != 0:
-        return "needs root for network namespaces"
-    from sdnkit.lab.probe import missing
-
-    refused = missing(features)
-    return "; ".join(f"no {f} in this kernel ({why})" for f, why in refused.items()) or None
-
-
 def needs(*features: str) -> None:
-    if reason := _missing(tuple(sorted(features))):
-        pytest.skip(reason)
+    require(*(f"kernel:{f}" for f in features))
 
 
 @pytest.fixture
 def ns() -> Iterator[str]:
-    if os.geteuid() != 0:
-        pytest.skip("needs root for network namespaces")
+    require("root")
     name = f"ru{os.getpid() % 100000}n{next(_COUNTER)}"
     subprocess.run(["ip", "netns", "add", name], check=True)
     try:
@@ -82,23 +72,8 @@ def vids(ns: str, dev: str) -> set[int]:
 
 
 def snapshot(ns: str) -> dict[str, Any]:
-    state = read_state(netns=ns)
-    return {
-        "links": {
-            n: (
-                lk.kind,
-                sorted(lk.info.items()),
-                lk.mtu,
-                lk.master,
-                lk.up,
-                sorted(lk.vids),
-                sorted(a for a in lk.addresses if not a.startswith("fe80:")),
-                sorted(lk.brport.items()),
-            )
-            for n, lk in state.links.items()
-        },
-        "routes": sorted(map(str, state.routes)),
-    }
+    """The namespace as iproute2 shows it (not the product's reader)."""
+    return iproute_view.snapshot(ns)
 
 
 def qinq_plan(version: int = 1) -> NodePlan:
@@ -161,7 +136,7 @@ def test_a_refused_step_in_a_qinq_zone_leaves_the_node_as_it_was(
     monkeypatch.setattr(ipbatch.Transaction, "run", refuse)
     with pytest.raises(RealizeError, match="Injected"):
         apply_plan(qinq_plan(version=2), netns=ns, state_dir=state)
-    assert snapshot(ns) == before
+    assert iproute_view.differences(before, snapshot(ns)) == {}
 
 
 def test_vlan_zone_on_a_vlan_aware_uplink(ns: str, tmp_path: Path) -> None:
@@ -247,6 +222,7 @@ def test_vrf_with_its_unreachable_default_and_a_dummy(ns: str, tmp_path: Path) -
     assert set(links(ns)) == {"lo", "eth0", "eth0p"}
 
 
+@pytest.mark.needs("nft", "iptables-legacy")
 def test_nat_falls_back_to_iptables_legacy_without_nftables_inet(ns: str, tmp_path: Path) -> None:
     needs("vlan")  # only inside UML
     probe = subprocess.run(
@@ -257,7 +233,7 @@ def test_nat_falls_back_to_iptables_legacy_without_nftables_inet(ns: str, tmp_pa
         input="table inet p { chain c { type nat hook postrouting priority srcnat; }; }",
     )
     if probe.returncode == 0:
-        pytest.skip("this kernel's nftables has the inet family: the fallback is not used")
+        not_applicable("this kernel's nftables has the inet family: the fallback is not used")
     state = tmp_path / "realize"
     snat = SnatRule(
         vnet="vns",

@@ -11,9 +11,10 @@ pytestmark = pytest.mark.kernel
 PEERS = "192.0.2.1,192.0.2.2"
 
 
-@pytest.fixture(scope="module")
-def lab(make_lab):
-    env = make_lab(nodes=2)
+@pytest.fixture
+def lab(new_lab):
+    """Every test changes the configuration: a lab of its own."""
+    env = new_lab(nodes=2)
     env.create("zones", zone="vxz", type="vxlan", peers=PEERS)
     env.create("vnets", vnet="vx1", zone="vxz", tag=2001)
     env.create("vnets", vnet="vx2", zone="vxz", tag=2002)
@@ -49,5 +50,7 @@ def test_deleting_a_vnet_removes_exactly_its_objects(lab):
 
 
 def test_a_second_apply_changes_nothing(lab):
+    lab.create("vnets", vnet="vx4", zone="vxz", tag=2004)
+    assert all(r["changes"] for r in lab.apply())  # the first apply of a change does change
     results = lab.apply()
     assert [r["changes"] for r in results] == [0, 0]

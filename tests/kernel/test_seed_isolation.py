@@ -24,6 +24,11 @@ def lab(make_lab):
     env.apply()
     env.guest("i1", node="node1", vnet="isonet", ip="10.0.7.10/24", gw="10.0.7.1")
     env.guest("i2", node="node1", vnet="isonet", ip="10.0.7.11/24", gw="10.0.7.1")
+    env.create("vnets", vnet="opennet", zone="iso")  # the same without isolation: the positive pair
+    env.create("subnets", vnet="opennet", subnet="10.0.17.0/24", gateway="10.0.17.1")
+    env.apply()
+    env.guest("n1", node="node1", vnet="opennet", ip="10.0.17.20/24", gw="10.0.17.1")
+    env.guest("n2", node="node1", vnet="opennet", ip="10.0.17.21/24", gw="10.0.17.1")
     for name, node, vnet, ip in (
         ("a1", "node1", "va", "10.0.8.1/24"),
         ("a2", "node2", "va", "10.0.8.2/24"),
@@ -37,6 +42,7 @@ def lab(make_lab):
 def test_isolated_ports_reach_the_gateway_but_not_each_other(lab):
     assert lab.ping("i1", "10.0.7.1")
     assert lab.ping("i2", "10.0.7.1")
+    assert lab.ping("n1", "10.0.17.21")  # two guests of a vnet without isolation do reach each other
     assert not lab.ping("i1", "10.0.7.11", wait=1)
 
 

@@ -14,7 +14,7 @@ import json
 
 import pytest
 
-pytestmark = pytest.mark.kernel
+pytestmark = [pytest.mark.kernel, pytest.mark.needs("root", "nft")]
 
 OUTSIDE = "192.0.2.254"
 NODE1 = "192.0.2.1"
@@ -33,15 +33,30 @@ table inet seen {{
 """
 
 
-@pytest.fixture(scope="module")
-def lab(make_lab):
-    env = make_lab(nodes=2)
+def simple_zone(env):
     env.create("zones", zone="simple", type="simple")
     env.create("vnets", vnet="vnet1", zone="simple")
     env.create("subnets", vnet="vnet1", subnet="10.0.1.0/24", gateway="10.0.1.1", snat=1)
     env.apply()
     env.guest("vm1", node="node1", vnet="vnet1", ip="10.0.1.14/24", gw="10.0.1.1")
     env.guest("vm2", node="node1", vnet="vnet1", ip="10.0.1.15/24", gw="10.0.1.1")
+    return env
+
+
+@pytest.fixture(scope="module")
+def lab(make_lab):
+    """The seed's simple zone, shared by the tests that only read it."""
+    return simple_zone(make_lab(nodes=2))
+
+
+@pytest.fixture
+def snat_lab(new_lab):
+    """The simple zone plus the seed's SNAT subnet with a guest, and the counters in ``outside``."""
+    env = simple_zone(new_lab(nodes=2))
+    env.create("subnets", vnet="vnet1", subnet="172.16.0.0/24", gateway="172.16.0.1", snat=1)
+    env.apply()
+    env.guest("vm4", node="node1", vnet="vnet1", ip="172.16.0.10/24", gw="172.16.0.1")
+    env.run("outside", "nft", "-f", "-", input=COUNTER)
     return env
 
 
@@ -56,24 +71,24 @@ def test_two_guests_on_one_node_reach_each_other_and_the_gateway(lab):
     assert lab.ping("vm1", "10.0.1.1")
 
 
-def test_simple_zone_is_local_to_the_node(lab):
+def test_simple_zone_is_local_to_the_node(new_lab):
+    lab = simple_zone(new_lab(nodes=2))
     lab.guest("vm3", node="node2", vnet="vnet1", ip="10.0.1.16/24", gw="10.0.1.1")
     assert lab.ping("vm3", "10.0.1.1")  # node2's own gateway
+    assert lab.ping("vm1", "10.0.1.1")  # and node1's guests reach node1's
     assert not lab.ping("vm3", "10.0.1.14", wait=1)  # "cannot be reached on other nodes"
 
 
-def test_snat_subnet_reaches_outside_with_the_node_address(lab):
-    lab.create("subnets", vnet="vnet1", subnet="172.16.0.0/24", gateway="172.16.0.1", snat=1)
-    lab.apply()
-    lab.guest("vm4", node="node1", vnet="vnet1", ip="172.16.0.10/24", gw="172.16.0.1")
-    lab.run("outside", "nft", "-f", "-", input=COUNTER)
-    assert lab.ping("vm4", "172.16.0.1")
-    assert lab.ping("vm4", OUTSIDE)
-    seen = counters(lab)
+def test_snat_subnet_reaches_outside_with_the_node_address(snat_lab):
+    assert snat_lab.ping("vm4", "172.16.0.1")
+    assert snat_lab.ping("vm4", OUTSIDE)
+    seen = counters(snat_lab)
     assert seen["from_node"] >= 1 and seen["from_guest"] == 0  # outside saw node1's address only
 
 
-def test_snat_off_applied_incrementally_cuts_outside(lab):
+def test_snat_off_applied_incrementally_cuts_outside(snat_lab):
+    lab = snat_lab
+    assert lab.ping("vm4", OUTSIDE)  # with SNAT: the path works
     before = lab.links("node1")["vnet1"]["ifindex"]
     lab.update("subnets", vnet="vnet1", subnet="simple-172.16.0.0-24", snat=0)
     lab.apply()

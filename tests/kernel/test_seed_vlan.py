@@ -11,15 +11,11 @@ import subprocess
 
 import pytest
 
-from .conftest import kernel_lacks
-
-pytestmark = [pytest.mark.kernel, pytest.mark.uml]
+pytestmark = [pytest.mark.kernel, pytest.mark.uml, pytest.mark.needs("root", "kernel:vlan", "tcpdump")]
 
 
 @pytest.fixture(scope="module")
 def lab(make_lab):
-    if reason := kernel_lacks("vlan"):
-        pytest.skip(reason)
     env = make_lab(nodes=2)
     env.create("zones", zone="vlanzone", type="vlan", bridge="vmbr0")
     env.create("vnets", vnet="myvnet1", zone="vlanzone", tag=10)
@@ -28,6 +24,7 @@ def lab(make_lab):
     env.guest("vm1", node="node1", vnet="myvnet1", ip="10.0.3.100/24")
     env.guest("vm2", node="node2", vnet="myvnet1", ip="10.0.3.101/24")
     env.guest("vm9", node="node2", vnet="myvnet2", ip="10.0.3.109/24")
+    env.guest("vm10", node="node1", vnet="myvnet2", ip="10.0.3.110/24")
     return env
 
 
@@ -52,4 +49,7 @@ def test_frames_cross_the_underlay_tagged_10(lab):
 
 
 def test_another_vlan_stays_apart(lab):
-    assert not lab.ping("vm9", "10.0.3.100", wait=1)
+    assert lab.ping("vm9", "10.0.3.110")  # VLAN 11 across the nodes works...
+    assert lab.ping("vm1", "10.0.3.101")  # ...and so does VLAN 10...
+    assert not lab.ping("vm9", "10.0.3.100", wait=1)  # ...but not from one to the other
+    assert not lab.ping("vm10", "10.0.3.101", wait=1)

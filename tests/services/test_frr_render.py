@@ -7,7 +7,6 @@ as upstream does, needs FRR 10; the installed FRR may be older, so eBGP EVPN is 
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -19,7 +18,7 @@ from plan_support import config, facts, render
 
 pytestmark = [
     pytest.mark.services,
-    pytest.mark.skipif(shutil.which("vtysh") is None, reason="FRR's vtysh is not installed"),
+    pytest.mark.needs("vtysh"),
 ]
 
 EVPN = config(

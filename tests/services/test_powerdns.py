@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ipaddress
-import shutil
 import subprocess
 
 import pytest
@@ -19,8 +18,7 @@ from sdnkit.errors import ConfigError, DnsError, ExternalServiceError
 
 pytestmark = [
     pytest.mark.services,
-    pytest.mark.skipif(shutil.which("pdns_server") is None, reason="pdns-server is not installed"),
-    pytest.mark.skipif(shutil.which("dig") is None, reason="dig (dnsutils) is not installed"),
+    pytest.mark.needs("pdns_server", "dig"),
 ]
 
 ZONES = [

@@ -317,3 +317,10 @@ def test_an_array_option_needs_an_element() -> None:
     """An empty array would be written as no line and read back as an unset option."""
     with pytest.raises(ValueError, match="empty list"):
         ArrayOf(DHCP_RANGE).parse([])
+
+
+def test_integer_takes_an_integral_json_number_and_refuses_a_fraction() -> None:
+    """JSON Schema counts 5.0 as an integer; API clients (and schemathesis) may send it so."""
+    assert Integer(minimum=1, maximum=10).parse(5.0) == 5
+    with pytest.raises(ValueError, match="expected a string, got float"):
+        Integer().parse(5.5)

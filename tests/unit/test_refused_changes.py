@@ -11,12 +11,18 @@ from the running config, PowerDNS is called for guest ports, not object edits.)
 from __future__ import annotations
 
 import hashlib
+import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the fakes package beside the tests
+
+from fakes.netbox import TOKEN, FakeNetbox
+from fakes.phpipam import FakePhpipam
 from sdnkit.errors import ConfigError, SdnError
 from sdnkit.service import SdnService
 from sdnkit.service import ipam as svc_ipam
@@ -26,7 +32,28 @@ GUEST_MAC = "bc:24:11:00:00:05"
 JOURNAL = ".sdnkit/pve-ipam.journal"
 
 
-def setup(root: Path) -> SdnService:
+# external IPAMs are checked against their servers when saved: the doubles answer for them
+NETBOX_URL, PHPIPAM_URL = "<netbox>", "<phpipam>"
+
+
+@pytest.fixture(scope="module")
+def servers() -> Iterator[dict[str, str]]:
+    other = "fedcba9876543210fedcba9876543210fedcba98"  # a second NetBox, where an update moves "nb"
+    with FakeNetbox() as netbox, FakeNetbox(other) as netbox2, FakePhpipam() as phpipam:
+        yield {
+            NETBOX_URL: netbox.url,
+            "<netbox2>": netbox2.url,
+            "<token2>": other,
+            PHPIPAM_URL: phpipam.url,
+            "<code>": phpipam.code,
+        }
+
+
+def filled(params: dict[str, Any], servers: dict[str, str]) -> dict[str, Any]:
+    return {k: servers.get(v, v) if isinstance(v, str) else v for k, v in params.items()}
+
+
+def setup(root: Path, servers: dict[str, str]) -> SdnService:
     """Every kind, a subnet with a gateway, a guest address in the IPAM, applied once."""
     sdn = SdnService(LocalStore(root))
     sdn.create(
@@ -38,7 +65,7 @@ def setup(root: Path) -> SdnService:
             "key": "secret",
         },
     )
-    sdn.create("ipams", {"ipam": "nb", "type": "netbox", "url": "http://127.0.0.1:1/api", "token": "t0k3n"})
+    sdn.create("ipams", {"ipam": "nb", "type": "netbox", "url": servers[NETBOX_URL], "token": TOKEN})
     sdn.create("fabrics", {"id": "f1", "protocol": "openfabric", "ip_prefix": "172.20.0.0/24"})
     sdn.create("controllers", {"controller": "ctl", "type": "evpn", "asn": 65000, "fabric": "f1"})
     sdn.create(
@@ -187,7 +214,7 @@ CASES = [
         {"ipam": "php", "type": "phpipam", "url": "http://ipäm/api", "token": "t", "section": 1},
         "url",
         'ipam "php"',
-        {"ipam": "php", "type": "phpipam", "url": "http://xn--ipm-qla/api", "token": "t", "section": 1},
+        {"ipam": "php", "type": "phpipam", "url": PHPIPAM_URL, "token": "<code>", "section": 1},
     ),
     Case(
         "ipams",
@@ -195,7 +222,7 @@ CASES = [
         {"ipam": "nb", "token": "t0k 3n"},
         "token",
         'ipam "nb"',
-        {"ipam": "nb", "token": "t1"},
+        {"ipam": "nb", "url": "<netbox2>", "token": "<token2>"},
     ),
     Case("ipams", "delete", {"ipam": "pve"}, "ipam", 'ipam "pve"', {"ipam": "nb"}),
     # dns
@@ -238,8 +265,8 @@ CASES = [
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c.collection}-{c.action}-{c.field}")
-def test_a_refused_change_writes_nothing(tmp_path: Path, case: Case) -> None:
-    sdn = setup(tmp_path)
+def test_a_refused_change_writes_nothing(tmp_path: Path, case: Case, servers: dict[str, str]) -> None:
+    sdn = setup(tmp_path, servers)
     before = files(tmp_path)
     assert JOURNAL in before
     with pytest.raises(SdnError) as err:
@@ -253,18 +280,18 @@ def test_a_refused_change_writes_nothing(tmp_path: Path, case: Case) -> None:
         svc_ipam.ips_delete(svc_ipam.running_context(sdn.store), guest)
         before = files(tmp_path)
     if case.accepted:
-        getattr(sdn, case.action)(case.collection, case.accepted)
+        getattr(sdn, case.action)(case.collection, filled(case.accepted, servers))
         assert files(tmp_path) != before
 
 
-def test_an_ipam_refusal_in_a_rollback_writes_nothing(tmp_path: Path) -> None:
+def test_an_ipam_refusal_in_a_rollback_writes_nothing(tmp_path: Path, servers: dict[str, str]) -> None:
     """A rollback makes several subnet changes in one commit: all are checked before any IPAM op.
 
     Pending: a new subnet on v2 and v1's gateway moved to 10.0.0.2; then a guest takes 10.0.0.1.
     Rolling back deletes the new subnet (the IPAM would allow it) and moves v1's gateway back
     to 10.0.0.1, which the guest holds: refused, and the subnet delete must not have happened.
     """
-    sdn = setup(tmp_path)
+    sdn = setup(tmp_path, servers)
     sdn.create("subnets", {"vnet": "v2", "subnet": "10.1.0.0/24", "gateway": "10.1.0.1"})
     sdn.update("subnets", {**SUB, "gateway": "10.0.0.2"})
     guest = {"zone": "z1", "vnet": "v1", "mac": "bc:24:11:00:00:06", "ip": "10.0.0.1"}
@@ -279,12 +306,14 @@ def test_an_ipam_refusal_in_a_rollback_writes_nothing(tmp_path: Path) -> None:
     assert [s["subnet"] for s in sdn.list("subnets")] == ["z1-10.0.0.0-24"]
 
 
-def test_a_gateway_change_does_not_depend_on_the_old_gateway_being_registered(tmp_path: Path) -> None:
+def test_a_gateway_change_does_not_depend_on_the_old_gateway_being_registered(
+    tmp_path: Path, servers: dict[str, str]
+) -> None:
     """The issue's case: an IPAM that lost the old gateway refused the change only after writing
     the new one (and its undo) to the journal. The old gateway is now unregistered only if the
     IPAM holds it as the gateway: the change goes through, and a guest that was given the
     address meanwhile keeps it."""
-    sdn = setup(tmp_path)
+    sdn = setup(tmp_path, servers)
     ctx = svc_ipam.running_context(sdn.store)
     svc_ipam.ips_delete(ctx, {"zone": "z1", "vnet": "v1", "ip": "10.0.0.1"})  # the state lost it
     guest = {"zone": "z1", "vnet": "v1", "mac": "bc:24:11:00:00:07", "ip": "10.0.0.1"}

@@ -164,7 +164,8 @@ def check_path(values: Mapping[str, str], params: Mapping[str, Param]) -> dict[s
     return out
 
 
-def _responses() -> dict[int | str, dict[str, Any]]:
+def documented_responses() -> dict[int | str, dict[str, Any]]:
+    """The answers every route may give, for its OpenAPI entry (PVE's envelope each time)."""
     envelope = {
         "type": "object",
         "properties": {"data": {}, "message": {"type": "string"}, "errors": {"type": "object"}},
@@ -236,6 +237,6 @@ def add(
         description=description or summary,
         operation_id=op_id,
         openapi_extra=openapi,
-        responses=_responses(),
+        responses=documented_responses(),
         response_class=Response,
     )

@@ -158,6 +158,8 @@ class Integer(Format):
             raise ValueError("expected an integer, got a boolean")
         if isinstance(raw, int):
             value = raw
+        elif isinstance(raw, float) and raw.is_integer():  # JSON's 5.0 is the integer 5 (JSON Schema)
+            value = int(raw)
         else:
             text = clean_text(raw)
             if not _INTEGER.fullmatch(text):

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sdnkit.lab import etcdlab
+from sdnkit.lab import children, etcdlab
 from sdnkit.lab.state import LabState, LabStore
 
 CLONE_NEWNET = 0x40000000
@@ -174,25 +174,29 @@ def start(state: LabState, node: str) -> int:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    return proc.pid
+    return children.keep(proc)
 
 
 def stop(pid: int, timeout: float = 5.0) -> None:
     """Stop one agent we started: SIGTERM, then SIGKILL after ``timeout``."""
     if not _is_our_agent(pid):
+        children.forget(pid, wait=5.0)  # ours and no agent any more: it is exiting
         return
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if not _is_our_agent(pid):
+            children.forget(pid, wait=5.0)  # its cmdline goes before it can be reaped
             return
         try:
             if os.waitpid(pid, os.WNOHANG)[0]:
+                children.forget(pid, wait=5.0)
                 return
         except ChildProcessError:
             pass  # not our child (started by an earlier `sdn lab agents start`)
         time.sleep(0.05)
     os.kill(pid, signal.SIGKILL)
+    children.forget(pid, wait=5.0)
 
 
 def stop_all(state: LabState) -> None:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from sdnkit.errors import RealizeError
+from sdnkit.lab import children
 from sdnkit.lab.batch import run_batch
 from sdnkit.lab.state import Guest, LabState, LabStore
 from sdnkit.lab.topology import delete_namespaces
@@ -91,6 +92,8 @@ def stop_client(pid: int | None) -> None:
     """End a guest's DHCP client we started; it sends a DHCPRELEASE first (``-R``), as a guest that
     shuts down cleanly does, so the server can give the address out again."""
     if pid is None or not _is_client(pid):
+        if pid is not None:
+            children.forget(pid, wait=5.0)  # ours and no client any more: it is exiting
         return
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + 3
@@ -100,6 +103,7 @@ def stop_client(pid: int | None) -> None:
         time.sleep(0.02)
     if _is_client(pid):
         os.kill(pid, signal.SIGKILL)
+    children.forget(pid, wait=5.0)
 
 
 def start_client(state: LabState, guest: Guest, timeout: float = 10.0) -> tuple[int, str, str | None]:
@@ -114,6 +118,7 @@ def start_client(state: LabState, guest: Guest, timeout: float = 10.0) -> tuple[
         proc = subprocess.Popen(
             argv, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True
         )
+    children.keep(proc)
     deadline = time.monotonic() + timeout
     while not lease.exists() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)

@@ -17,7 +17,6 @@ The store's key prefix is ``/sdnkit/<lab>/``: ``sdn lab env`` prints the store U
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import subprocess
@@ -29,6 +28,7 @@ from typing import Any
 import httpx
 
 from sdnkit.errors import ConfigError, RealizeError
+from sdnkit.lab import children
 from sdnkit.lab.batch import Batch
 from sdnkit.lab.etcd import EtcdMember, etcd_binary, log_tail
 from sdnkit.lab.hostlink import member_address
@@ -155,7 +155,7 @@ def _spawn(state: LabState, node: str) -> None:
         argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         start_new_session=True,  # it outlives this command; a Ctrl-C here is not its to handle
     )  # fmt: skip
-    _pid_file(m).write_text(str(proc.pid))
+    _pid_file(m).write_text(str(children.keep(proc)))
     # until it has exec'd, the child's command line is ours: member_pid() would not know it
     deadline = time.monotonic() + STOP_TIMEOUT
     while not _is_member(proc.pid, m) and proc.poll() is None and time.monotonic() < deadline:
@@ -206,13 +206,12 @@ def stop(state: LabState, node: str, sig: int = signal.SIGTERM) -> bool:
     m = member(state, node)
     os.kill(pid, sig)
     deadline = time.monotonic() + STOP_TIMEOUT
-    while _is_member(pid, m):
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(pid, os.WNOHANG)  # our child when this process started it
+    while _is_member(pid, m):  # an exited child of ours has no command line (a zombie)
         if time.monotonic() > deadline:
-            os.kill(pid, signal.SIGKILL)
+            os.kill(pid, signal.SIGKILL)  # a member whose peers are gone can take long on SIGTERM
             deadline = time.monotonic() + STOP_TIMEOUT
         time.sleep(0.02)
+    children.forget(pid, wait=STOP_TIMEOUT)  # reaped when this process started it
     _pid_file(m).unlink(missing_ok=True)
     return True
 

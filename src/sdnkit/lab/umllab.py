@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import TextIO
 
 from sdnkit.errors import ConfigError, RealizeError
-from sdnkit.lab import etcdlab, hostlink, remote
+from sdnkit.lab import children, etcdlab, hostlink, remote
 from sdnkit.lab.etcd import etcd_binary
 from sdnkit.lab.etcdlab import EtcdOptions
 from sdnkit.lab.state import Kernel, LabState, LabStore, UmlInstance, replace
@@ -85,6 +85,7 @@ def boot(state: LabState, log: Path) -> UmlInstance:
     prepared = UmlBoot.prepare(spec)
     with open(log, "ab") as fh:
         proc = prepared.popen(fh)
+    children.keep(proc)
     try:
         _wait_ready(prepared, proc, log)
     except BaseException:
@@ -176,6 +177,7 @@ def _kill(pid: int) -> None:
     if _alive(pid):
         with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGKILL)  # UML was started as its own session leader
+    children.forget(pid, wait=5.0)
 
 
 def _shutdown(state: LabState) -> None:

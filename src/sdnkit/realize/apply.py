@@ -238,8 +238,10 @@ class _Check:
         self.pending = start_read(self.scope)
 
     def verify(self) -> KernelState:
-        first, self.pending = self.pending, None
-        return verify(self.spec, self.own, self.scope, first)
+        try:
+            return verify(self.spec, self.own, self.scope, self.pending)
+        finally:
+            self.discard()  # ends the first read if verify did not get to collect it
 
     def discard(self) -> None:
         if self.pending is not None:

@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from sdnkit.api.auth import COOKIE
-from sdnkit.api.endpoint import AppState, Call, add, read_params
+from sdnkit.api.endpoint import AppState, Call, add, documented_responses, read_params
 from sdnkit.api.envelope import ok
 from sdnkit.api.params import BOOL, Param, ParamSpec
 from sdnkit.api.tickets import TICKET_LIFETIME
@@ -116,6 +116,7 @@ def register(router: APIRouter) -> None:
         summary="Create an authentication ticket (log in).",
         operation_id="post_access_ticket",
         openapi_extra={"requestBody": LOGIN.openapi_body(), "security": []},
+        responses=documented_responses(),
         response_class=Response,
     )
     router.add_api_route(
@@ -125,6 +126,7 @@ def register(router: APIRouter) -> None:
         summary="Dummy, as in PVE (a login form's target).",
         operation_id="get_access_ticket",
         openapi_extra={"security": []},
+        responses=documented_responses(),
         response_class=Response,
     )
     router.add_api_route(

@@ -28,13 +28,16 @@ from sdnkit.errors import ConfigError, NotFoundError, PermissionDeniedError
 __all__ = ["register"]
 
 GROUPS = "/access/groups"
-USERID = Param("userid", "Full user ID, <name>@<realm>.", Text(None, 64, "user ID"), required=True)
+# ASCII only, as every value that reaches a file of the store (user.cfg, shadow.cfg)
+USERID_FORMAT = Text(r"[^\s:/!,=@%]{1,60}@[A-Za-z][A-Za-z0-9._-]+", 64, "user ID (<name>@<realm>)")
+PRINTABLE = r"[ -~]+"
+USERID = Param("userid", "Full user ID, <name>@<realm>.", USERID_FORMAT, required=True)
 ATTRIBUTES = (
-    Param("comment", "A comment.", Text(None, 2048)),
+    Param("comment", "A comment.", Text(PRINTABLE, 2048, "comment (printable ASCII)")),
     Param("enable", "Enable the account (default 1).", BOOL),
     Param("expire", "Account expiration date (seconds since epoch); 0: never.", Integer(0, None)),
     *(
-        Param(name, f"Not kept by sdnkit; only an empty value is accepted ({name}).", Text(None, 256))
+        Param(name, f"Not kept by sdnkit; only an empty value is accepted ({name}).", Text(PRINTABLE, 256))
         for name in ("email", "firstname", "lastname", "groups", "keys")
     ),
 )
@@ -44,7 +47,8 @@ LIST_SPEC = ParamSpec(
         Param("full", "Include the users' API tokens.", BOOL),
     )
 )
-CREATE_SPEC = ParamSpec((USERID, Param("password", "Initial password.", Text(None, 4096)), *ATTRIBUTES))
+PASSWORD = Param("password", "Initial password.", Text(PRINTABLE, 4096, "password (printable ASCII)"))
+CREATE_SPEC = ParamSpec((USERID, PASSWORD, *ATTRIBUTES))
 UPDATE_SPEC = ParamSpec(
     (*ATTRIBUTES, Param("append", "Accepted for compatibility (sdnkit has no groups).", BOOL), DELETE, DIGEST)
 )
@@ -158,7 +162,7 @@ def _delete(call: Call) -> Any:
 
 
 def register(router: APIRouter) -> None:
-    one = {"userid": Param("userid", "Full user ID, <name>@<realm>.", Text(None, 64, "user ID"))}
+    one = {"userid": Param("userid", "Full user ID, <name>@<realm>.", USERID_FORMAT)}
     add(router, "GET", "/access/users", _list, spec=LIST_SPEC, summary="List users.")
     add(router, "POST", "/access/users", _create, spec=CREATE_SPEC, summary="Create a user.")
     add(router, "GET", "/access/users/{userid}", _read, path_params=one, summary="Read a user.")
