@@ -23,27 +23,18 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.conftest import need_etcd
 
-from sdnkit.lab.uml import UmlKernel, UmlUnavailable
+from .conftest import unique_name
 
-from .conftest import netns_unavailable, unique_name
-
-pytestmark = [pytest.mark.kernel, pytest.mark.services, pytest.mark.slow]
+pytestmark = [
+    pytest.mark.kernel,
+    pytest.mark.services,
+    pytest.mark.slow,
+    pytest.mark.needs("root", "uml", "etcd"),
+]
 
 SDN = str(Path(sys.executable).with_name("sdn"))
 DEMO_TIMEOUT = 1200.0  # the whole demo, up to the API (about 3 min here, under load)
-
-
-def need_everything() -> None:
-    reason = netns_unavailable()
-    try:
-        UmlKernel.find()
-    except UmlUnavailable as err:
-        reason = reason or str(err)
-    if reason:
-        pytest.fail(reason) if os.environ.get("CI") else pytest.skip(reason)
-    need_etcd()
 
 
 class Output:
@@ -52,7 +43,15 @@ class Output:
     def __init__(self, proc: subprocess.Popen[str]) -> None:
         self.lines: list[str] = []
         self._queue: queue.Queue[str | None] = queue.Queue()
-        threading.Thread(target=self._read, args=(proc,), daemon=True).start()
+        self._proc, self._ended = proc, False
+        self._thread = threading.Thread(target=self._read, args=(proc,), daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        """After the demo ended: the reader is at the end of its output, the pipe can close."""
+        self._thread.join(timeout=60)
+        if self._proc.stdout is not None:
+            self._proc.stdout.close()
 
     def _read(self, proc: subprocess.Popen[str]) -> None:
         assert proc.stdout is not None
@@ -68,6 +67,7 @@ class Output:
             except queue.Empty:
                 continue
             if line is None:
+                self._ended = True
                 break
             self.lines.append(line)
             if found := re.search(pattern, line):
@@ -75,8 +75,10 @@ class Output:
         raise AssertionError(f"no line matching {pattern!r}; the output:\n{self.text()}")
 
     def rest(self) -> str:
-        while (line := self._queue.get(timeout=60)) is not None:
+        """Everything up to the end of the output (the demo has ended)."""
+        while not self._ended and (line := self._queue.get(timeout=60)) is not None:
             self.lines.append(line)
+        self._ended = True
         return self.text()
 
     def text(self) -> str:
@@ -84,20 +86,21 @@ class Output:
 
 
 @pytest.fixture
-def demo(lab_root: Path, tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[str]]]:
-    need_everything()
+def demo(lab_root: Path, tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[str], Output]]:
     name = unique_name("ld")
     env = {**os.environ, "SDN_STORE": str(tmp_path / "not-the-store")}  # the demo must not need it
     proc = subprocess.Popen(
         [SDN, "demo", "--etcd", "--name", name, "--serve", "127.0.0.1:0"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
     )  # fmt: skip
+    out = Output(proc)
     try:
-        yield name, proc
+        yield name, proc, out
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+        out.close()
         if (lab_root / name / "state.json").exists():
             subprocess.run(
                 [SDN, "lab", "down", "--name", name], capture_output=True, check=False, timeout=300
@@ -109,9 +112,8 @@ def on_node(name: str, node: str, *argv: str) -> subprocess.CompletedProcess[str
                           capture_output=True, text=True, check=False, timeout=120)  # fmt: skip
 
 
-def test_make_run_on_the_etcd_lab(demo: tuple[str, subprocess.Popen[str]], tmp_path: Path) -> None:
-    name, proc = demo
-    out = Output(proc)
+def test_make_run_on_the_etcd_lab(demo: tuple[str, subprocess.Popen[str], Output], tmp_path: Path) -> None:
+    name, proc, out = demo
     url = out.until(r"listening on (https://127\.0\.0\.1:\d+)/api2/json", DEMO_TIMEOUT).group(1)
     text = out.text()
     assert "every result as expected" in text

@@ -15,7 +15,6 @@ import ipaddress
 import json
 import os
 import shlex
-import shutil
 import subprocess
 import sys
 import time
@@ -25,19 +24,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.conftest import need_etcd
 
-from .conftest import cli, netns_unavailable, unique_name
+from .conftest import cli, unique_name
 
-pytestmark = [pytest.mark.kernel, pytest.mark.services]
+pytestmark = [pytest.mark.kernel, pytest.mark.services, pytest.mark.needs("root", "etcd", "etcdctl", "curl")]
 
 SDN = str(Path(sys.executable).with_name("sdn"))
-
-
-def need_lab() -> None:
-    if reason := netns_unavailable():
-        pytest.fail(reason) if os.environ.get("CI") else pytest.skip(reason)
-    need_etcd()
 
 
 def wait_for(check: Callable[[], Any], what: str, timeout: float = 60.0) -> Any:
@@ -119,7 +111,6 @@ def take_down(env: EtcdLabEnv, lab_root: Path) -> None:
 
 @pytest.fixture(scope="module")
 def elab(lab_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[EtcdLabEnv]:
-    need_lab()
     env = make_etcd_lab(3, tmp_path_factory.mktemp("elab"))
     try:
         yield env
@@ -257,12 +248,10 @@ def test_an_isolated_node_loses_etcd_and_catches_up_on_reconnect(
     assert elab.lab("status")["members"][2]["agent"] == agents["node3"]  # the same agent, still running
 
 
+@pytest.mark.needs("busybox", "dnsmasq")
 def test_a_dhcp_guest_gets_its_address_from_the_ipam_on_etcd(
     elab: EtcdLabEnv, agents: dict[str, int], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    for tool in ("busybox", "dnsmasq"):
-        if shutil.which(tool) is None:
-            pytest.fail(f"{tool} is missing") if os.environ.get("CI") else pytest.skip(f"{tool} is missing")
     elab.shell(
         f"{SDN} zone create led --type simple --ipam pve --dhcp dnsmasq\n{SDN} vnet create ledv --zone led\n"
         f"{SDN} subnet create ledv 10.0.6.0/24 --gateway 10.0.6.1 "
@@ -314,7 +303,6 @@ def neighbour_mac(env: EtcdLabEnv, node: str, address: str) -> str | None:
 
 
 def test_the_host_link_changes_nothing_else_on_the_host(lab_root: Path, tmp_path: Path) -> None:
-    need_lab()
     routes, sysctls = host_routes(), host_sysctls()
     env = make_etcd_lab(3, tmp_path)
     try:
@@ -350,7 +338,6 @@ def _check_arp(env: EtcdLabEnv, ifname: str, own: str) -> None:
 
 
 def test_lab_down_leaves_nothing(lab_root: Path, tmp_path: Path) -> None:
-    need_lab()
     env = make_etcd_lab(3, tmp_path)
     try:
         assert env.sdn("lab", "agents", "start", "--name", env.name)[0] == 0
