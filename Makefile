@@ -33,7 +33,7 @@ test-host: install
 
 # exit code 77 from the UML runner: UML cannot start on this machine; it said why, the tests are skipped
 test-uml: install
-	@rc=0; $(PY) -m sdnkit.lab.uml run --timeout 900 -- $(abspath $(VENV))/bin/pytest -q tests -m uml -p no:cacheprovider || rc=$$?; \
+	@rc=0; $(PY) -m sdnkit.lab.uml run --timeout 3600 -- $(abspath $(VENV))/bin/pytest -q tests -m uml -p no:cacheprovider || rc=$$?; \
 	if [ $$rc -eq 77 ]; then echo "test-uml: SKIPPED (UML unavailable, reason above)"; exit 0; fi; exit $$rc
 
 # the web UI tests' screenshots into docs/screenshots (committed; README.md and docs/ui.md show some)

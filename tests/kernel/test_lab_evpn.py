@@ -5,7 +5,9 @@ options, a BGP controller and DHCP, each changing what the seed and the spec say
 The configuration is the seed's ("EVPN Setup Example"), created with ``sdn pvesh``: controller
 ASN 65000 with the three nodes as peers; zone with vrf-vxlan 10000, MTU 1450, the zone MAC, exit
 nodes node1 and node2; vnets 11000 and 12000 with 10.0.1.0/24 and 10.0.2.0/24, gateways .1.
-(The zone is ``evpnzone``: PVE's zone IDs have at most 8 characters, ``myevpnzone`` is refused.)
+(The zone is ``evpnzone``: PVE's zone IDs have at most 8 characters, ``myevpnzone`` is refused.
+It has ``-ipam pve``, the default PVE's GUI gives a new zone, so that the DHCP test can switch
+DHCP on: a zone's IPAM cannot change while it has subnets.)
 
 Marked ``uml``: EVPN zones route in a VRF, which this host's kernel lacks; ``make test-uml`` runs
 the module inside User-Mode-Linux. One lab for the module (a first apply costs ~25 s in UML).
@@ -43,7 +45,7 @@ SUBNETS = {"myvnet1": "evpnzone-10.0.1.0-24", "myvnet2": "evpnzone-10.0.2.0-24"}
 # the zone options a test may set; configure() removes the ones it is not given
 ZONE_OPTIONS = (
     "exitnodes-primary", "exitnodes-local-routing", "advertise-subnets",
-    "disable-arp-nd-suppression", "rt-import", "dhcp", "ipam",
+    "disable-arp-nd-suppression", "rt-import", "dhcp",
 )  # fmt: skip
 DHCP_RANGES = {"myvnet1": "10.0.1.200", "myvnet2": "10.0.2.200"}
 CONVERGE = 90.0  # BGP EVPN in UML takes several seconds on its one CPU, more on a loaded machine
@@ -185,7 +187,7 @@ def evpn(make_lab):
           "-asn", "65000", "-peers", PEERS)  # fmt: skip
     pvesh(lab, "create", "/cluster/sdn/zones", "-zone", ZONE, "-type", "evpn", "-controller",
           "myevpnctl", "-vrf-vxlan", "10000", "-mtu", "1450", "-mac", "32:F4:05:FE:6C:0A",
-          "-exitnodes", "node1,node2")  # fmt: skip
+          "-exitnodes", "node1,node2", "-ipam", "pve")  # fmt: skip
     for vnet, tag, net in (("myvnet1", "11000", "10.0.1"), ("myvnet2", "12000", "10.0.2")):
         pvesh(lab, "create", "/cluster/sdn/vnets", "-vnet", vnet, "-zone", ZONE, "-tag", tag)
         pvesh(lab, "create", f"/cluster/sdn/vnets/{vnet}/subnets", "-subnet", f"{net}.0/24",
@@ -210,9 +212,9 @@ def configure(
     """The seed's configuration plus exactly these options; ``sdn apply`` and the agents only
     when something differs. ``snat``: SNAT on myvnet2's subnet; ``outside_peer``: the outside host
     is one more EVPN peer; ``bgp``: a BGP controller on node1 with an eBGP session to the outside
-    host; ``dhcp``: the zone serves DHCP (dnsmasq, the built-in IPAM, a range per subnet)."""
+    host; ``dhcp``: the zone serves DHCP (dnsmasq, a range per subnet)."""
     svc = lab.svc
-    wanted = {**(zone or {}), **({"dhcp": "dnsmasq", "ipam": "pve"} if dhcp else {})}
+    wanted = {**(zone or {}), **({"dhcp": "dnsmasq"} if dhcp else {})}
     have = svc.get("zones", {"zone": ZONE})
     changes = {k: v for k, v in wanted.items() if str(have.get(k)) != str(v)}
     drop = [k for k in ZONE_OPTIONS if k in have and k not in wanted]
