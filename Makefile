@@ -45,6 +45,7 @@ bench: install
 	$(PY) bench/apply.py
 	$(PY) bench/ipam.py
 	$(PY) bench/store.py
+	$(PY) bench/evpn.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info src/*.egg-info

@@ -127,14 +127,17 @@ def unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
-def eventually(check, what: str, timeout: float = CONVERGE):
+def eventually(check, what: str, timeout: float = CONVERGE, explain=None):
+    """``check()`` once it is true; else fail after ``timeout``, with ``explain()``'s diagnosis."""
     deadline = time.monotonic() + timeout
     while True:
         result = check()
         if result:
             return result
         if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not reached after {timeout:g} s")
+            raise AssertionError(
+                f"{what}: not reached after {timeout:g} s" + (f"\n{explain()}" if explain else "")
+            )
         time.sleep(0.5)
 
 
@@ -247,7 +250,12 @@ def configure(
 
 
 def outside_router(lab, conf: str, tmp_path: Path) -> None:
-    """The outside host's FRR, with ``conf`` (``sdn lab router start``: reloads only changes)."""
+    """The outside host's FRR, started afresh with ``conf`` when it runs another one (a reload
+    from one router to another, another ASN and a VRF, is not what these tests are about)."""
+    running = Path(frr_dir(lab, "outside"), "frr.conf")
+    if running.is_file() and running.read_text() == conf:
+        return
+    assert lab.lab("router", "stop")[0] == 0
     path = tmp_path / "outside.conf"
     path.write_text(conf)
     rc, out = lab.lab("router", "start", "--conf", str(path))
@@ -454,6 +462,20 @@ def dc2(lab, tmp_path: Path) -> None:
     outside_router(lab, DC2_ROUTER, tmp_path)
 
 
+def dc2_diagnosis(lab) -> str:
+    """What FRR and the kernels hold for DC2's subnet, when it does not arrive."""
+    shown = [
+        ("node3", "show bgp vrf vrf_evpnzone ipv4"),
+        ("node3", "show bgp l2vpn evpn route type prefix"),
+        ("node3", "show running-config"),
+        ("outside", "show bgp vrf vrf_dc2 ipv4"),
+        ("outside", "show bgp l2vpn evpn summary"),
+    ]
+    out = [f"--- {m}: {c}\n{vtysh(lab, m, c)}" for m, c in shown]
+    out.append(f"--- node3 kernel: {routes(lab, 'node3', 'vrf', f'vrf_{ZONE}')}")
+    return "\n".join(out)
+
+
 def test_rt_import_brings_in_the_routes_of_another_evpn_network(evpn, tmp_path):
     dc2(evpn, tmp_path)
     configure(evpn, outside_peer=True)
@@ -462,7 +484,11 @@ def test_rt_import_brings_in_the_routes_of_another_evpn_network(evpn, tmp_path):
     assert vrf_route(evpn, "node3", "10.0.9.0/24") is None  # DC2 exports with another route target
     assert not evpn.ping("vm4", "10.0.9.1")
     configure(evpn, {"rt-import": "65000:99"}, outside_peer=True)
-    eventually(lambda: gateways(vrf_route(evpn, "node3", "10.0.9.0/24")) == {OUTSIDE}, "node3 imports DC2")
+    eventually(
+        lambda: gateways(vrf_route(evpn, "node3", "10.0.9.0/24")) == {OUTSIDE},
+        "node3 imports DC2",
+        explain=lambda: dc2_diagnosis(evpn),
+    )
     assert eventually(lambda: evpn.ping("vm4", "10.0.9.1"), "vm4 (node3) -> DC2's 10.0.9.1")
 
 
@@ -481,6 +507,7 @@ def test_advertise_subnets_makes_a_silent_guest_reachable_from_another_network(e
         eventually(
             lambda: evpn.run("outside", *ping, "10.0.2.50", check=False).returncode == 0,
             "DC2 -> the silent guest",
+            explain=lambda: dc2_diagnosis(evpn),
         )
     finally:
         evpn.lab("guest", "del", "quiet")

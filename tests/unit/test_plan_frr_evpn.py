@@ -257,13 +257,16 @@ def test_advertise_subnets_also_on_exit_nodes() -> None:
     assert exit_node.count("  redistribute connected") == 2
 
 
-def test_route_target_imports_are_sorted() -> None:
+def test_route_target_imports_are_sorted_after_the_zones_own() -> None:
+    # FRR drops its automatic import route target once one is configured: the zone's own comes first
     frr = frr_of(evpn({"rt-import": "65003:3,65001:1,65002:2"}))
     assert [x for x in block(frr, "router bgp 65000 vrf vrf_z1") if "route-target" in x] == [
+        "  route-target import 65000:10000",
         "  route-target import 65001:1",
         "  route-target import 65002:2",
         "  route-target import 65003:3",
     ]
+    assert "route-target" not in frr_of(evpn())  # no import configured: FRR's automatic one
 
 
 def test_ipv6_underlay_router_id_from_the_mac() -> None:

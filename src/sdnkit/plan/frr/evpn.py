@@ -215,6 +215,10 @@ def plan_zone(ctx: PlanContext, b: FrrBuilder, zone: Zone) -> None:
         router.evpn().advertise_ipv4_unicast = True
         router.evpn().advertise_ipv6_unicast = True
     if zone.rt_import:
+        if eb.autort_as is None:
+            # a configured import route target replaces FRR's automatic one (asn:vrf-vxlan): without
+            # it the zone's VRF would import nothing of its own zone (not upstream's; seen in the lab)
+            router.evpn().rt_import.append(f"{eb.asn}:{zone.vrf_vxlan}")
         router.evpn().rt_import.extend(sorted(zone.rt_import))
 
 
