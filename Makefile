@@ -23,8 +23,10 @@ $(STAMP): pyproject.toml
 lint: install
 	$(VENV)/bin/ruff check src tests bench
 
+# the demo's store: its lab's own etcd (DEMO=--etcd); `make run DEMO=` keeps it in a directory
+DEMO ?= --etcd
 run: install
-	$(VENV)/bin/sdn demo --serve
+	$(VENV)/bin/sdn demo $(DEMO) --serve
 
 test: install lint test-host test-uml
 

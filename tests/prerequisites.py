@@ -89,6 +89,7 @@ PACKAGES = {
     "tcpdump": "tcpdump",
     "gcc": "gcc",
     "openssl": "openssl",
+    "curl": "curl",
 }
 
 

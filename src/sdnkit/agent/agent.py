@@ -3,20 +3,25 @@
 One pass (``run_once``):
 
 1. read the running config from the store;
-2. gather the node's facts live (agent/facts.py; links the reconciler owns are not facts);
+2. gather the node's facts live (agent/facts.py; links the reconciler owns are not facts) and
+   keep the node's registration up to date (agent/membership.py);
 3. plan and realize through a backend (agent/backends.py: the reconciler, or ifupdown2), which
    holds back a zone it cannot realize and applies the others;
-4. bring the node's guest services in line (``service.node_services``: the zones' dnsmasq
+4. check the underlay of the VXLAN and EVPN zones (agent/underlay_check.py): a zone that this
+   version changed and whose MTU the underlay cannot carry goes back to its last applied
+   definition at once (realized again, held back); it stays held back for this version (recorded
+   in ``<state-dir>/held.json``, so a resync does not flap it) and is tried again with the next;
+5. bring the node's guest services in line (``service.node_services``: the zones' dnsmasq
    instances with IPAM's static mappings, the firewall IP sets);
-5. load the vnet firewall table when it changed (agent/vnet_firewall.py);
-6. write the node's status record (agent/status.py).
+6. load the vnet firewall table when it changed (agent/vnet_firewall.py);
+7. write the node's status record (agent/status.py).
 
-``run_forever`` repeats the pass whenever the running config or the guest ports change (one
-small read of each per poll interval) and every ``resync``
-seconds, so that a hand-modified node converges back and mappings made on other nodes reach this
-node's DHCP servers. A change below a watched prefix only (``WATCHED_PREFIXES``: the vnet
-firewall files) runs the firewall step alone (``firewall_pass``), as PVE's firewall daemon takes
-up a rule change without an SDN apply.
+The long-running agent (agent/loop.py) runs a pass at start, on every new running version or
+guest port change (a store watch, no polling) and every ``resync`` seconds, so that a
+hand-modified node converges back and mappings made on other nodes reach this node's DHCP
+servers. A change below a watched prefix only (``WATCHED_PREFIXES``: the vnet firewall files)
+runs the firewall step alone (``firewall_pass``), as PVE's firewall daemon takes up a rule
+change without an SDN apply.
 
 The last config applied on this node is kept in ``<state-dir>/applied.json``: a held-back zone
 stays at that version.
@@ -24,28 +29,31 @@ stays at that version.
 
 from __future__ import annotations
 
-import threading
+import json
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from sdnkit.agent import facts as live_facts
+from sdnkit.agent import membership
 from sdnkit.agent import status as node_status
-from sdnkit.agent.backends import BACKENDS, REALIZE_SUBDIR, Backend, Outcome, write_atomic
+from sdnkit.agent.backends import BACKENDS, REALIZE_SUBDIR, Backend, Outcome, Pass, write_atomic
 from sdnkit.agent.status import NodeStatus, ObjectStatus, Status
 from sdnkit.agent.vnet_firewall import FIREWALL_PREFIX, run_firewall
+from sdnkit.config.affected import changed_zones
 from sdnkit.config.model import SdnConfig, ZoneType
 from sdnkit.config.running import RunningConfig
 from sdnkit.errors import SdnError
+from sdnkit.plan.facts import NodeFacts
 from sdnkit.realize.frr_service import FrrOptions
-from sdnkit.service.port_registry import ports_version
 from sdnkit.store.base import Document, Store
 
 RUNNING_DOC = ".running-config"
-# what run_forever watches: the running config and the guest ports (ports_version) mean a whole
-# pass, a change below a prefix only the firewall step
+# what the long-running agent watches besides the running config and the guest ports (which
+# mean a whole pass): a change below these prefixes only runs the firewall step
 WATCHED_PREFIXES = (FIREWALL_PREFIX,)
+HELD_FILE = "held.json"  # zones held back at a version because their check failed
 DEFAULT_STATE_DIR = Path("/var/lib/sdnkit/agent")
 DEFAULT_INTERFACES = Path("/etc/network/interfaces.d/sdn")
 
@@ -62,14 +70,15 @@ class AgentOptions:
     dhcp_root: Path | None = None  # DHCP servers' files below this folder (None: PVE's paths)
     firewall: bool | None = None  # firewall IP sets in nftables (None: when nftables can)
     frr: FrrOptions = field(default_factory=FrrOptions)  # how FRR runs here (realize/frr_service.py)
+    check: bool = True  # the underlay check after realizing (agent/underlay_check.py)
 
 
 def load_running(store: Store) -> tuple[RunningConfig, str | None]:
     """The running config and its revision (an empty version 0 before the first apply)."""
-    return _parse_running(store.read(RUNNING_DOC))
+    return parse_running(store.read(RUNNING_DOC))
 
 
-def _parse_running(doc: Document | None) -> tuple[RunningConfig, str | None]:
+def parse_running(doc: Document | None) -> tuple[RunningConfig, str | None]:
     if doc is None:
         return RunningConfig.empty(), None
     return RunningConfig.loads(doc.data.decode()), doc.revision
@@ -235,11 +244,105 @@ def build_status(running: RunningConfig, outcome: Outcome, opts: AgentOptions) -
     )
 
 
-# --- one pass, and the long-running agent ----------------------------------------------------
+# --- the underlay check and going back -------------------------------------------------------
 
 
-def run_once(store: Store, opts: AgentOptions, running: RunningConfig | None = None) -> NodeStatus:
-    """Realize the running config on this node once and record the status."""
+def last_held(opts: AgentOptions) -> tuple[int, dict[str, str]]:
+    """The last version at which zones were held back because their check failed, and why."""
+    try:
+        data = json.loads((opts.state_dir / HELD_FILE).read_text())
+        return int(data["version"]), dict(data.get("zones") or {})
+    except (FileNotFoundError, ValueError, KeyError, TypeError):
+        return 0, {}
+
+
+def load_held(opts: AgentOptions, version: int) -> dict[str, str]:
+    """Zones held back at ``version`` because their check failed (zone -> reason)."""
+    held_at, zones = last_held(opts)
+    return zones if held_at == version else {}
+
+
+def _save_held(opts: AgentOptions, version: int, zones: Mapping[str, str]) -> None:
+    write_atomic(opts.state_dir / HELD_FILE, json.dumps({"version": version, "zones": dict(zones)}, indent=1))
+
+
+def down_addresses(store: Store, config: SdnConfig) -> dict[str, str]:
+    """Addresses of the nodes that are down (their registrations, their fabric addresses) -> node."""
+    try:
+        members = membership.members(store)
+    except SdnError:
+        return {}  # unknown: every peer is probed (a dead host answers nothing: only a note)
+    down = {n for n, m in members.items() if not m.alive}
+    out: dict[str, str] = {}
+    for node in sorted(down):
+        reg = members[node].registration
+        for addr in (reg.address, *reg.addresses) if reg else ():
+            if addr:
+                out[addr] = node
+    for fabric_node in config.fabric_nodes.values():
+        if fabric_node.node in down:
+            out.update({str(a): fabric_node.node for a in (fabric_node.ip, fabric_node.ip6) if a})
+    return out
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Realized:
+    outcome: Outcome
+    notes: tuple[str, ...] = ()
+
+
+def _back_reason(failure: str, zone: str, previous: RunningConfig) -> str:
+    if zone in previous.config.zones:
+        return f"{failure}; the zone was put back as it was (applied version {previous.version})"
+    return f"{failure}; the zone is not set up (it is new in this version)"
+
+
+def check_and_go_back(
+    store: Store, running: RunningConfig, previous: RunningConfig, facts: NodeFacts, opts: AgentOptions,
+    first: Outcome, how: Pass,
+) -> _Realized:  # fmt: skip
+    """Check the underlay of the zones just realized; put a changed zone that fails back as it was."""
+    from sdnkit.agent.underlay_check import check_zones, zone_probes
+
+    config = first.applied.config
+    zones = [z for z in config.zones if z not in first.failed]
+    if not zone_probes(config, facts, zones):
+        return _Realized(outcome=first)
+    checks = check_zones(config, facts, zones, netns=opts.netns, down=down_addresses(store, config))
+    notes = tuple(f'zone "{z}": {n}' for z, c in sorted(checks.items()) for n in c.notes)
+    changed = changed_zones(previous.config, config)
+    failing = {z: c.failure for z, c in checks.items() if c.failure}
+    back = {z: _back_reason(f, z, previous) for z, f in failing.items() if z in changed}
+    stuck = {z: f for z, f in failing.items() if z not in changed}  # nothing to go back to
+    outcome = first
+    if back:
+        held = {**how.held, **back}
+        _save_held(opts, running.version, held)
+        redo = BACKENDS[opts.backend](running, previous, facts, opts, replace(how, held=held))
+        outcome = replace(redo, changes=(first.changes or 0) + (redo.changes or 0))
+    if stuck:
+        outcome = replace(outcome, failed={**stuck, **outcome.failed})
+    return _Realized(outcome=outcome, notes=notes)
+
+
+def _register(store: Store, facts: NodeFacts, opts: AgentOptions) -> None:
+    route = facts.route4 or facts.route6
+    ips = {a.ip for i in facts.interfaces.values() for a in i.addresses}
+    addresses = sorted(str(ip) for ip in ips if not (ip.is_loopback or ip.is_link_local))
+    reg = membership.Registration(
+        node=opts.node, address=str(route.src) if route else None, addresses=tuple(addresses),
+        frr=facts.frr_version, backend=opts.backend.value,
+    )  # fmt: skip
+    membership.register(store, reg)
+
+
+# --- one pass ---------------------------------------------------------------------------------
+
+
+def run_once(
+    store: Store, opts: AgentOptions, running: RunningConfig | None = None, *, incremental: bool = False
+) -> NodeStatus:
+    """Realize the running config on this node once, check it, and record the status."""
     if running is None:
         running, _ = load_running(store)
     previous = load_applied(opts)
@@ -251,56 +354,18 @@ def run_once(store: Store, opts: AgentOptions, running: RunningConfig | None = N
         frr_local=opts.frr_local,
         frr_version=_frr_version(running.config, opts),
     )
-    outcome = BACKENDS[opts.backend](running, previous, facts, opts)
+    _register(store, facts, opts)
+    how = Pass(held=load_held(opts, running.version), incremental=incremental)
+    realized = _Realized(outcome=BACKENDS[opts.backend](running, previous, facts, opts, how))
+    if realized.outcome.error is None and opts.check:
+        realized = check_and_go_back(store, running, previous, facts, opts, realized.outcome, how)
+    outcome = realized.outcome
     if outcome.error is None:
         write_atomic(_applied_path(opts), outcome.applied.dumps())
     outcome = guest_services(store, outcome, opts)
     outcome = firewall_step(store, outcome, opts)
-    result = build_status(running, outcome, opts)
+    held_at, held = last_held(opts)
+    went_back = node_status.WentBack(version=held_at, zones=held) if held else None
+    result = replace(build_status(running, outcome, opts), warnings=realized.notes, went_back=went_back)
     node_status.write(store, result)
     return result
-
-
-def run_forever(
-    store: Store,
-    opts: AgentOptions,
-    *,
-    interval: float = 1.0,
-    resync: float = 300.0,
-    stop: threading.Event | None = None,
-    report: Callable[[NodeStatus | SdnError], None] = lambda r: None,
-) -> None:
-    """Apply every new running version (and port change) as it appears; re-check every ``resync`` s."""
-    stop = stop or threading.Event()
-    seen: tuple[str | None, ...] = ("-",)
-    seen_firewall: tuple[tuple[str, str], ...] = ()
-    last = 0.0
-    while not stop.is_set():
-        try:
-            running, revision = _parse_running(store.read(RUNNING_DOC))
-            now = (revision, ports_version(store))  # guest ports: a change means new DHCP mappings
-            firewall = watched_prefixes(store)
-        except SdnError as err:  # a half-written or invalid document: report, retry next poll
-            report(err)
-            stop.wait(interval)
-            continue
-        try:
-            if now != seen or time.monotonic() - last >= resync:
-                report(run_once(store, opts, running))
-                seen, last = now, time.monotonic()
-            elif firewall != seen_firewall:
-                result = firewall_pass(store, opts)
-                if result is not None:
-                    report(result)
-        except SdnError as err:
-            report(err)
-            seen, last = now, time.monotonic()
-        seen_firewall = firewall
-        stop.wait(interval)
-
-
-def watched_prefixes(store: Store) -> tuple[tuple[str, str], ...]:
-    """(name, revision) of every document below ``WATCHED_PREFIXES``."""
-    names = [n for prefix in WATCHED_PREFIXES for n in store.names(prefix)]
-    docs = store.read_many(names)
-    return tuple((n, d.revision) for n, d in sorted(docs.items()) if d is not None)

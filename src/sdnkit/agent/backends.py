@@ -1,11 +1,15 @@
 """How the agent puts a plan on the node: the reconciler, or ifupdown2 for hosts that keep it.
 
 Each backend takes the running config, the config last applied on this node, the node's facts
-and the options, and returns an :class:`Outcome`. Registered in :data:`BACKENDS` by name.
+and the options, and returns an :class:`Outcome`. Registered in :data:`BACKENDS` by name. A
+:class:`Pass` says how: ``held`` zones (zone -> reason) stay as last applied from the start
+(the agent holds back a zone whose check failed at this version), ``incremental`` lets the
+reconciler look only at the links whose plan changed.
 
 * ``netlink`` (default): ``realize.apply.apply_plan`` changes only the difference and rolls a
   failed apply back. The backend then holds the failing zone back (agent/holdback.py) and applies
-  the rest, so one broken zone does not stop the others.
+  the rest, so one broken zone does not stop the others. ``incremental`` passes are
+  ``apply_plan(incremental=True)``: only links whose plan changed are read and compared.
 * ``ifupdown2``: writes the rendered interfaces file (atomically), runs ``ifreload -a``, then
   reloads FRR as the netlink backend does; a failure makes every zone of the node ``error``.
 
@@ -42,6 +46,14 @@ class Backend(StrEnum):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Pass:
+    """How to realize: zones to keep as last applied from the start, and whether incrementally."""
+
+    held: Mapping[str, str] = field(default_factory=dict)  # zone -> reason
+    incremental: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Outcome:
     """What a backend did: the config now live, the zones it held back, the change count."""
 
@@ -62,24 +74,26 @@ def plan_node(running: RunningConfig, facts: NodeFacts) -> NodePlan:
     return plan(running, facts)
 
 
-def _reconcile(plan: NodePlan, opts: AgentOptions) -> int:
+def _reconcile(plan: NodePlan, opts: AgentOptions, incremental: bool) -> int:
     """Apply the plan with the reconciler; the number of changes it made."""
     from sdnkit.realize.apply import apply_plan
 
     frr = opts.frr.build(opts.netns)
-    result = apply_plan(plan, netns=opts.netns, state_dir=opts.state_dir / REALIZE_SUBDIR, frr=frr)
+    result = apply_plan(
+        plan, netns=opts.netns, state_dir=opts.state_dir / REALIZE_SUBDIR, frr=frr, incremental=incremental
+    )
     return len(result.changes) + int(result.nat_changed) + int(result.frr_changed)
 
 
 def netlink_backend(
-    running: RunningConfig, previous: RunningConfig, facts: NodeFacts, opts: AgentOptions
+    running: RunningConfig, previous: RunningConfig, facts: NodeFacts, opts: AgentOptions, how: Pass
 ) -> Outcome:
-    failed: dict[str, str] = {}
-    config = running
+    failed: dict[str, str] = dict(how.held)
+    config = held_back(running, previous, failed) if failed else running
     for _ in range(len(running.config.zones) + 1):
         try:
             plan = plan_node(config, facts)
-            changes = _reconcile(plan, opts)
+            changes = _reconcile(plan, opts, how.incremental)
         except (PlanError, RealizeError) as err:
             culprits = zones_of(err, config, facts, plan_node) - set(failed)
             if not culprits:
@@ -99,12 +113,15 @@ def write_atomic(path: Path, text: str) -> None:
 
 
 def ifupdown2_backend(
-    running: RunningConfig, previous: RunningConfig, facts: NodeFacts, opts: AgentOptions
+    running: RunningConfig, previous: RunningConfig, facts: NodeFacts, opts: AgentOptions, how: Pass
 ) -> Outcome:
     """What PVE does: write the interfaces file, ``ifreload -a``, then FRR's reload. A refused FRR
-    reload puts the previous interfaces file back (and reloads it), so nothing stays half done."""
+    reload puts the previous interfaces file back (and reloads it), so nothing stays half done.
+    ``ifreload`` always looks at the whole file: ``incremental`` changes nothing here."""
     from sdnkit.render import ifupdown
 
+    failed = dict(how.held)
+    running = held_back(running, previous, failed) if failed else running
     try:
         plan = plan_node(running, facts)
     except PlanError as err:
@@ -118,7 +135,7 @@ def ifupdown2_backend(
         except RealizeError as err:
             _put_back(opts, before)
             return Outcome(applied=previous, error=str(err))
-        return Outcome(applied=running, plan=plan, changes=int(changed))
+        return Outcome(applied=running, plan=plan, failed=failed, changes=int(changed))
     return Outcome(applied=previous, error=error)
 
 
@@ -157,5 +174,5 @@ def _frr_reload(plan: NodePlan, opts: AgentOptions) -> bool:
     return change is not None
 
 
-Realizer = Callable[[RunningConfig, RunningConfig, NodeFacts, "AgentOptions"], Outcome]
+Realizer = Callable[[RunningConfig, RunningConfig, NodeFacts, "AgentOptions", Pass], Outcome]
 BACKENDS: dict[Backend, Realizer] = {Backend.NETLINK: netlink_backend, Backend.IFUPDOWN2: ifupdown2_backend}

@@ -10,8 +10,12 @@ written by that node's agent after every apply and read by ``sdn status`` and th
                "vnet2": {"status": "error", "zone": "z2", "statusmsg": "..."}}}
 
 ``version`` is the running version the agent saw, ``applied`` the one now live on the node (they
-differ when an apply failed and was rolled back). Statuses follow PVE: ``available``, ``pending``
-(not applied yet), ``error`` (with ``statusmsg``); a vnet error makes its zone ``error`` too.
+differ when an apply failed and was rolled back). ``warnings`` lists what the underlay check
+noted without failing a zone (a peer whose node is down, a peer that does not answer at all);
+``went-back`` the last version at which zones failed their check and went back, and why (kept
+after later versions: after a revert the node still says what happened).
+Statuses follow PVE: ``available``, ``pending`` (not applied yet), ``error`` (with
+``statusmsg``); a vnet error makes its zone ``error`` too.
 """
 
 from __future__ import annotations
@@ -61,6 +65,17 @@ class ObjectStatus:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class WentBack:
+    """The last time zones of this node failed their check and went back: at which version, why."""
+
+    version: int
+    zones: Mapping[str, str]  # zone -> reason
+
+    def to_json(self) -> dict[str, Any]:
+        return {"version": self.version, "zones": dict(sorted(self.zones.items()))}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class NodeStatus:
     node: str
     version: int
@@ -71,6 +86,8 @@ class NodeStatus:
     error: str | None = None
     zones: Mapping[str, ObjectStatus] = field(default_factory=dict)
     vnets: Mapping[str, ObjectStatus] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()  # what the checks noted without failing (agent/underlay_check.py)
+    went_back: WentBack | None = None  # kept after later versions, so that the node still says why
 
     @property
     def ok(self) -> bool:
@@ -89,6 +106,8 @@ class NodeStatus:
             "error": self.error,
             "zones": {k: v.to_json() for k, v in sorted(self.zones.items())},
             "vnets": {k: v.to_json() for k, v in sorted(self.vnets.items())},
+            "warnings": list(self.warnings),
+            "went-back": self.went_back.to_json() if self.went_back else None,
         }
 
     @classmethod
@@ -103,7 +122,15 @@ class NodeStatus:
             error=data.get("error"),
             zones={k: ObjectStatus.from_json(v) for k, v in data.get("zones", {}).items()},
             vnets={k: ObjectStatus.from_json(v) for k, v in data.get("vnets", {}).items()},
+            warnings=tuple(data.get("warnings") or ()),
+            went_back=_went_back(data.get("went-back")),
         )
+
+
+def _went_back(data: Mapping[str, Any] | None) -> WentBack | None:
+    if not data:
+        return None
+    return WentBack(version=int(data["version"]), zones=dict(data.get("zones") or {}))
 
 
 def document(node: str) -> str:
@@ -122,7 +149,6 @@ def read(store: Store, node: str) -> NodeStatus | None:
 
 
 def read_all(store: Store) -> Iterator[NodeStatus]:
-    for name in sorted(store.names(PREFIX)):
-        doc = store.read(name)
-        if doc is not None:
-            yield NodeStatus.from_json(json.loads(doc.data))
+    """Every node's record, by node name (one consistent read)."""
+    for _name, doc in sorted(store.read_prefix(PREFIX).items()):
+        yield NodeStatus.from_json(json.loads(doc.data))

@@ -6,9 +6,14 @@ PVE's rules, applied to sdnkit's records (``agent/status.py``):
 * the node has no record, or its applied version is older than the running one → every zone
   and vnet of the node is ``pending`` with PVE's message ("... not yet generated|too old, please
   reload");
-* otherwise the statuses the agent reported (``available``, or ``error`` with ``statusmsg``).
+* otherwise the statuses the agent reported (``available``, or ``error`` with ``statusmsg``);
+* a registered node that is down (its heartbeat is gone, agent/membership.py): every zone and
+  vnet is ``unknown``, with ``statusmsg`` saying so and what the node reported last (PVE shows an
+  offline node's resources as ``unknown`` too).
 
 Only zones deployed on the node (their ``nodes`` option) and their vnets are listed.
+:func:`node_states` gives each known node's PVE node status: ``online`` (heartbeat), ``offline``
+(registered, no heartbeat), ``unknown`` (reported a status once, never registered).
 """
 
 from __future__ import annotations
@@ -16,11 +21,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from sdnkit.agent import membership
 from sdnkit.agent import status as records
 from sdnkit.store.base import Store
 from sdnkit.store.snapshot import read_running
 
-__all__ = ["NodeView", "known_nodes", "node_view"]
+__all__ = ["NodeView", "node_states", "node_view"]
 
 NOT_GENERATED = "local sdn network configuration is not yet generated, please reload"
 TOO_OLD = "local sdn network configuration is too old, please reload"
@@ -39,7 +45,26 @@ def _entry(key: str, ident: str, status: str, message: str | None, **extra: Any)
     return out
 
 
+def _down(view: NodeView, age: float | None) -> NodeView:
+    since = f"no heartbeat for {age:.0f} s" if age is not None else "no heartbeat"
+
+    def unknown(entry: dict[str, Any]) -> dict[str, Any]:
+        last = f"{entry['status']}: {entry['statusmsg']}" if entry.get("statusmsg") else entry["status"]
+        return {**entry, "status": "unknown", "statusmsg": f"node is down ({since}); last reported: {last}"}
+
+    zones = {k: unknown(v) for k, v in view.zones.items()}
+    return NodeView(zones, {k: unknown(v) for k, v in view.vnets.items()})
+
+
 def node_view(store: Store, node: str) -> NodeView:
+    view = _reported_view(store, node)
+    member = membership.members(store).get(node)
+    if member is not None and not member.alive:
+        return _down(view, member.age)
+    return view
+
+
+def _reported_view(store: Store, node: str) -> NodeView:
     running = read_running(store)
     if running.version == 0:
         return NodeView({}, {})
@@ -66,6 +91,9 @@ def node_view(store: Store, node: str) -> NodeView:
     return NodeView(zone_out, vnet_out)
 
 
-def known_nodes(store: Store) -> list[str]:
-    """Nodes that reported a status."""
-    return sorted(r.node for r in records.read_all(store))
+def node_states(store: Store) -> dict[str, str]:
+    """PVE's node status of every known node: ``online``, ``offline`` or ``unknown``."""
+    states = {r.node: "unknown" for r in records.read_all(store)}
+    for name, member in membership.members(store).items():
+        states[name] = "online" if member.alive else "offline"
+    return dict(sorted(states.items()))

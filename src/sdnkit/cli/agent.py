@@ -1,7 +1,9 @@
 """``sdn agent``: realize the running config on this node, once or continuously.
 
     sdn agent --once [--node NAME] [--netns NS]       one pass, prints the node's status record
-    sdn agent [--interval S] [--resync S]             keep running; apply each new running version
+    sdn agent [--resync S] [--heartbeat-ttl S]        keep running: watch the store, apply each new
+                                                      running version, keep the node's heartbeat
+    sdn agent --no-check                              skip the underlay check of VXLAN/EVPN zones
     sdn agent --backend ifupdown2 [--interfaces-file PATH] [--ifreload CMD]
     sdn agent --frr auto|systemd|direct|external|off [--frr-confdir DIR] [--frr-rundir DIR]
 
@@ -54,13 +56,16 @@ def _options(args: argparse.Namespace) -> AgentOptions:
         dhcp_root=Path(args.dhcp_root) if args.dhcp_root else None,
         firewall=False if args.no_firewall else None,
         frr=FrrOptions(service=args.frr, confdir=Path(args.frr_confdir), rundir=Path(args.frr_rundir)),
+        check=not args.no_check,
     )
 
 
 def _report(output: str) -> Any:
-    def report(result: NodeStatus | SdnError) -> None:
+    def report(result: NodeStatus | SdnError | str) -> None:
         stamp = time.strftime("%H:%M:%S")
-        if isinstance(result, SdnError):
+        if isinstance(result, str):
+            say(f"{stamp} {result}")
+        elif isinstance(result, SdnError):
             say(f"{stamp} error: {result}")
         elif output == "json":
             emit(result.to_json(), "json")
@@ -69,12 +74,14 @@ def _report(output: str) -> Any:
             bad = [f"{k}: {v.message}" for k, v in {**result.zones, **result.vnets}.items() if v.message]
             state = "ok" if result.ok else "errors: " + "; ".join(bad or [result.error or "?"])
             say(f"{stamp} version {result.version} applied={result.applied} changes={result.changes} {state}")
+            for warning in result.warnings:
+                say(f"{stamp} warning: {warning}")
 
     return report
 
 
 def cmd_agent(args: argparse.Namespace) -> int:
-    from sdnkit.agent import agent
+    from sdnkit.agent import agent, loop
     from sdnkit.store import open_store
 
     store = open_store(args.config_dir)
@@ -92,10 +99,28 @@ def cmd_agent(args: argparse.Namespace) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     say(f"sdn agent: node {opts.node}, store {args.config_dir}, backend {opts.backend}")
-    agent.run_forever(
-        store, opts, interval=args.interval, resync=args.resync, stop=stop, report=_report(args.output)
+    loop.run_forever(
+        store,
+        opts,
+        resync=args.resync,
+        heartbeat_ttl=args.heartbeat_ttl,
+        stop=stop,
+        report=_report(args.output),
     )
     return 0
+
+
+def _seconds(low: float) -> Any:
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+        if not low <= value <= 86400:
+            raise argparse.ArgumentTypeError(f"{value:g} is out of range {low:g}-86400 seconds")
+        return value
+
+    return parse
 
 
 def register(subparsers: Any) -> None:
@@ -129,6 +154,16 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--dhcp-root", help="keep the DHCP servers' files below DIR (default: PVE's paths)")
     p.add_argument("--no-firewall", action="store_true", help="do not manage the firewall IP sets")
-    p.add_argument("--interval", type=float, default=1.0, help="seconds between checks of the running config")
-    p.add_argument("--resync", type=float, default=300.0, help="re-apply at least every S seconds")
+    p.add_argument(
+        "--resync", type=_seconds(1.0), default=300.0,
+        help="a full pass (every link compared) at least every S seconds (default 300)",
+    )  # fmt: skip
+    p.add_argument(
+        "--heartbeat-ttl", type=_seconds(1.0), default=15.0,
+        help="the node counts as down S seconds after its agent stopped (default 15)",
+    )  # fmt: skip
+    p.add_argument(
+        "--no-check", action="store_true",
+        help="do not check that the underlay carries the VXLAN/EVPN zones' MTU to every peer",
+    )  # fmt: skip
     p.set_defaults(func=cmd_agent)

@@ -1,8 +1,16 @@
-"""``sdn pending|apply|rollback|dry-run|lock|unlock|check|import``: the configuration as a whole."""
+"""``sdn pending|apply|rollback|dry-run|lock|unlock|check|import``: the configuration as a whole.
+
+``sdn apply --wait [--timeout S]`` follows the new version until every node of the changed zones
+applied it (or failed, or did not answer); ``--confirm S`` keeps it only if they all did within S
+seconds, and otherwise puts the previous content back (``service/rollout.py``). Exit code 1 when
+a node failed or did not answer.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
+import socket
 import sys
 from typing import Any
 
@@ -64,9 +72,46 @@ def _lock_token(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _apply(args: argparse.Namespace) -> int:
-    version = _service(args).apply(_lock_token(args))
-    _say(args, {"version": version}, f"applied: running version {version}")
+    params = _lock_token(args)
+    if args.confirm is not None:
+        params["confirm"] = args.confirm
+    if not (args.wait or args.confirm is not None):
+        version = _service(args).apply(params)
+        _say(args, {"version": version}, f"applied: running version {version}")
+        return 0
+    return _apply_and_follow(args, params)
+
+
+def _apply_and_follow(args: argparse.Namespace, params: dict[str, Any]) -> int:
+    from sdnkit.service import rollout
+
+    svc = _service(args)
+    by = f"sdn apply on {socket.gethostname()} (pid {os.getpid()})"
+    applied = svc.apply_config(params, by=by)
+    text = args.output != "json"
+
+    def emit_line(line: str) -> None:
+        if text:
+            print(line, flush=True)
+
+    outcome = rollout.follow(svc.store, applied, timeout=args.timeout, emit=emit_line, by=by)
+    if not text:
+        nodes = [{"node": r.node, "state": r.state.value, "message": r.message} for r in outcome.nodes]
+        summary = outcome.summary()
+        emit({"version": applied.version, "ok": outcome.ok, "nodes": nodes, "summary": summary}, "json")
+    if not outcome.ok:
+        print(f"apply failed: {outcome.summary()}", file=sys.stderr)
+        return 1
     return 0
+
+
+def _seconds(name: str, high: int) -> Any:
+    def parse(text: str) -> int:
+        if not text.isdigit() or not 1 <= int(text) <= high:
+            raise argparse.ArgumentTypeError(f"{name}: {text!r} is not a number of seconds in 1-{high}")
+        return int(text)
+
+    return parse
 
 
 def _rollback(args: argparse.Namespace) -> int:
@@ -138,6 +183,18 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=_pending)
     p = subparsers.add_parser("apply", help="make the pending config the next running version")
     _with_token(p, release=True)
+    p.add_argument(
+        "--wait", action="store_true", help="wait until each node of the changed zones applied it (or failed)"
+    )
+    p.add_argument(
+        "--timeout", type=_seconds("--timeout", 86400), default=120,
+        help="with --wait: seconds to wait for the nodes (default 120)",
+    )  # fmt: skip
+    p.add_argument(
+        "--confirm", type=_seconds("--confirm", 3600), metavar="SECONDS",
+        help="keep the new version only if every node applied it within SECONDS; otherwise the "
+        "previous one comes back by itself (also if this command dies); implies --wait",
+    )  # fmt: skip
     p.set_defaults(func=_apply)
     p = subparsers.add_parser("rollback", help="drop pending changes (back to the running config)")
     _with_token(p, release=True)

@@ -1,10 +1,14 @@
 """``sdn demo`` (``make run``): a 3-node lab with the seed's examples and a ping matrix.
 
-    sdn demo [--name demo] [--store /tmp/sdnkit-demo] [--kernel auto|host|uml] [--serve ADDR:PORT]
+    sdn demo [--name demo] [--etcd | --store /tmp/sdnkit-demo] [--kernel auto|host|uml] [--serve ADDR:PORT]
 
 It goes through the same commands a user would type (``sdn zone/vnet/subnet create`` via the
 service, ``sdn apply``, ``sdn lab up/apply/guest add``), prints who reaches whom against what the
 seed says, and leaves the lab up. Exit code 1 when a result differs from the expectation.
+
+The store is a directory (``--store``, wiped and made again each run), or with ``--etcd``
+(``make run``) the lab's own etcd cluster on node1-3 (``sdn lab up --etcd``): the commands here
+and the API server reach it over the lab's host link, the nodes' agents over the underlay.
 
 With ``--serve`` (``make run``) it then runs the controller on the demo's store: long-lived agents
 on the lab's nodes, and the REST API and web UI in the foreground with an API token and a fresh
@@ -42,11 +46,11 @@ def sdn(*argv: str, quiet: bool = False) -> None:
         raise SdnError(f"sdn {' '.join(argv)} failed (exit {rc}) {sink.getvalue()}")
 
 
-def configure(store: Path) -> int:
+def configure(store: str) -> int:
     from sdnkit.lab.demo import EXAMPLES
     from sdnkit.service import SdnService
 
-    svc = SdnService(str(store))
+    svc = SdnService(store)
     for title, text, steps in EXAMPLES:
         say(f"{title}: {text}")
         for collection, params in steps:
@@ -58,11 +62,11 @@ def configure(store: Path) -> int:
     return version
 
 
-def add_guests(store: Path, name: str) -> None:
+def add_guests(store: str, name: str) -> None:
     from sdnkit.lab.demo import GUESTS
 
     for g in GUESTS:
-        argv = ["--config-dir", str(store), "lab", "guest", "add", g.name, "--name", name,
+        argv = ["--config-dir", store, "lab", "guest", "add", g.name, "--name", name,
                 "--node", g.node, "--vnet", g.vnet, "--ip", g.ip]  # fmt: skip
         argv += ["--gw", g.gw] if g.gw else []
         argv += ["--mtu", str(g.mtu)] if g.mtu else []
@@ -70,35 +74,39 @@ def add_guests(store: Path, name: str) -> None:
         print(f"    guest {g.name:<3} on {g.node} in {g.vnet:<8} {g.ip}{'  gw ' + g.gw if g.gw else ''}")
 
 
+def lab_up(args: argparse.Namespace, kernel: str) -> str:
+    """``sdn lab up`` for the demo; the store the lab uses (a directory, or its etcd's URL)."""
+    from sdnkit.lab import demo
+    from sdnkit.lab.state import LabStore
+
+    up = ["lab", "up", "--nodes", "3", "--name", args.name, "--kernel", kernel]
+    if args.etcd:
+        say(f"sdn lab up --nodes 3 --name {args.name} --kernel {kernel} --etcd: etcd members on node1-3")
+        sdn(*up, "--etcd", quiet=True)
+        store = LabStore(args.name).load().config_dir
+        say(f'the store: {store} (eval "$(sdn lab env --name {args.name})")')
+        return store
+    store = str(Path(args.store).resolve())
+    demo.prepare_store(Path(store))
+    say(f"sdn lab up --nodes 3 --name {args.name} --kernel {kernel} (store {store})")
+    sdn("--config-dir", store, *up, quiet=True)
+    return store
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from sdnkit.lab import demo
     from sdnkit.lab.state import LabStore
 
     started = time.monotonic()
-    store = Path(args.store).resolve()
     lab = LabStore(args.name)
     if lab.exists():
         say(f"taking down the previous lab {args.name}")
         sdn("lab", "down", "--name", args.name)
-    demo.prepare_store(store)
     kernel = demo.choose_kernel(args.kernel, say)
-    say(f"sdn lab up --nodes 3 --name {args.name} --kernel {kernel} (store {store})")
-    sdn(
-        "--config-dir",
-        str(store),
-        "lab",
-        "up",
-        "--nodes",
-        "3",
-        "--name",
-        args.name,
-        "--kernel",
-        kernel,
-        quiet=True,
-    )
+    store = lab_up(args, kernel)
     configure(store)
     say(f"sdn lab apply --name {args.name}: the agent runs once on every node")
-    sdn("--config-dir", str(store), "lab", "apply", "--name", args.name)
+    sdn("--config-dir", store, "lab", "apply", "--name", args.name)
     say("guests, plugged into their vnets as Proxmox VE plugs a NIC")
     add_guests(store, args.name)
     checks = demo.checks()
@@ -113,15 +121,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0 if not bad else 1
 
 
-def serve_controller(store: Path, name: str, listen: str) -> None:
+def serve_controller(store: str, name: str, listen: str) -> None:
     """Agents on every lab node, then the API in the foreground until Ctrl-C (or SIGTERM)."""
     import signal
 
     from sdnkit.api.access import AccessStore
     from sdnkit.cli.serve import serve
+    from sdnkit.lab.state import LabStore
+    from sdnkit.store import local_dir
 
     say(f"sdn lab agents start --name {name}: every node realizes each new running version")
-    sdn("--config-dir", str(store), "lab", "agents", "start", "--name", name, quiet=True)
+    sdn("--config-dir", store, "lab", "agents", "start", "--name", name, quiet=True)
     value = AccessStore(store).add_token("root@pam", "demo", privsep=False)
     password = secrets.token_urlsafe(12)  # the web UI's login; a fresh one every run
     AccessStore(store).set_password("root@pam", password)
@@ -129,12 +139,14 @@ def serve_controller(store: Path, name: str, listen: str) -> None:
     print(ui_instructions(listen, password), flush=True)
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # a kill stops it as Ctrl-C does
     try:
-        options = {"cert": None, "key": None, "insecure_http": False}
-        serve(argparse.Namespace(config_dir=str(store), listen=listen, **options))
+        # the API's own certificate: in the store directory, or with etcd in the lab's folder
+        state_dir = local_dir(store) or str(LabStore(name).dir / "serve")
+        options = {"cert": None, "key": None, "insecure_http": False, "state_dir": state_dir}
+        serve(argparse.Namespace(config_dir=store, listen=listen, **options))
     except KeyboardInterrupt:
         pass
     finally:
-        sdn("--config-dir", str(store), "lab", "agents", "stop", "--name", name, quiet=True)
+        sdn("--config-dir", store, "lab", "agents", "stop", "--name", name, quiet=True)
         say(f"API and agents stopped; the lab is still up (sdn lab down --name {name})")
 
 
@@ -169,6 +181,8 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--store", default="/tmp/sdnkit-demo", help="the demo's own store (default: /tmp/sdnkit-demo)"
     )
+    p.add_argument("--etcd", action="store_true",
+                   help="store: the lab's own etcd on node1-3 (sdn lab up --etcd), not --store")  # fmt: skip
     p.add_argument("--kernel", choices=("auto", "host", "uml"), default="auto",
                    help="auto: inside UML when this kernel lacks VLAN/QinQ")  # fmt: skip
     p.add_argument("--serve", metavar="ADDR:PORT", nargs="?", const="127.0.0.1:8006",

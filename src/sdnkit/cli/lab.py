@@ -1,7 +1,10 @@
 """``sdn lab``: a multi-node network-namespace lab on this machine (or inside UML).
 
-    sdn lab up [--nodes N] [--name LAB] [--kernel host|uml]
+    sdn lab up [--nodes N] [--name LAB] [--kernel host|uml] [--etcd [--etcd-subnet CIDR]]
+    sdn lab env                              [--name LAB]   (eval "$(sdn lab env)": SDN_STORE, SDN_LAB)
     sdn lab apply | status | down            [--name LAB]
+    sdn lab etcd status | stop [NODE] | start [NODE]   [--name LAB]   (the lab's etcd members)
+    sdn lab node isolate|reconnect NODE      [--name LAB]   (its underlay port down / up)
     sdn lab agents start|stop                [--name LAB]
     sdn lab guest add NAME --node NODE --vnet VNET [--ip CIDR] [--gw IP] [--mtu N] [--mac MAC]
                                          [--vlan TAG] [--dhcp]
@@ -10,7 +13,9 @@
     sdn lab router start [--conf FILE] | stop [--name LAB]   (an FRR router on ``outside``)
 
 The lab name defaults to ``$SDN_LAB`` or ``sdnlab``. A lab made with ``--kernel uml`` lives in
-a UML kernel; every command is forwarded into it (lab/umllab.py).
+a UML kernel; every command is forwarded into it (lab/umllab.py). A lab made with ``--etcd``
+keeps its store in its own etcd cluster (lab/etcdlab.py), reached from the host over the host
+link (lab/hostlink.py): ``eval "$(sdn lab env --name LAB)"`` points ``sdn`` at it.
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ from sdnkit.cli.output import emit, say
 from sdnkit.errors import ConfigError
 from sdnkit.lab.state import DEFAULT_LAB, Kernel, LabState, LabStore
 
+STATUS_COLUMNS = ["name", "role", "netns", "node", "vnet", "address", "vlan", "port", "up", "agent", "etcd",
+                  "isolated"]  # fmt: skip
 MAC_RE = re.compile(r"[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}")
 
 
@@ -95,11 +102,24 @@ def _running(config_dir: str) -> Any:
     return load_running(open_store(config_dir))[0]
 
 
+def same_store(a: str, b: str) -> bool:
+    """Whether two store specs name the same store (etcd: the same members and key prefix)."""
+    from sdnkit.store import is_etcd_url
+    from sdnkit.store.etcd_client import parse_url
+
+    if is_etcd_url(a) and is_etcd_url(b):
+        x, y = parse_url(a), parse_url(b)
+        return set(x.endpoints) == set(y.endpoints) and x.prefix == y.prefix
+    return not is_etcd_url(a) and not is_etcd_url(b) and os.path.abspath(a) == os.path.abspath(b)
+
+
 def _check_config_dir(state: LabState, args: argparse.Namespace) -> None:
-    if os.path.abspath(args.config_dir) != state.config_dir:
+    """The command's store must be the lab's: an apply on one store and agents on another would
+    realize what the user did not apply."""
+    if not same_store(args.config_dir, state.config_dir):
         raise ConfigError(
-            f'lab "{state.name}" uses the config dir {state.config_dir}, not {args.config_dir} '
-            f"(set SDN_CONFIG_DIR={state.config_dir})"
+            f'lab "{state.name}" uses the store {state.config_dir}, not {args.config_dir} '
+            f'(eval "$(sdn lab env --name {state.name})")'
         )
 
 
@@ -107,15 +127,30 @@ def _check_config_dir(state: LabState, args: argparse.Namespace) -> None:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
+    from sdnkit.lab.etcdlab import EtcdOptions
+
+    etcd = None
+    if args.etcd:
+        etcd = EtcdOptions(
+            subnet=args.etcd_subnet, switch_port=args.switch_port, election_ms=args.etcd_election_ms
+        )
+    elif args.etcd_subnet:
+        raise ConfigError("sdn lab up: --etcd-subnet needs --etcd", key="etcd-subnet")
     if args.kernel == Kernel.UML.value:
         from sdnkit.lab import umllab
 
-        state = umllab.up(args.name, args.nodes, args.config_dir)
+        state = umllab.up(args.name, args.nodes, args.config_dir, etcd)
     else:
         from sdnkit.lab.lab import Lab
 
-        state = Lab(args.name).up(args.nodes, args.config_dir)
-    emit({"name": state.name, "kernel": state.kernel.value, "nodes": list(state.node_names)}, args.output)
+        state = Lab(args.name).up(args.nodes, args.config_dir, etcd)
+    info: dict[str, Any] = {"name": state.name, "kernel": state.kernel.value, "nodes": list(state.node_names),
+                            "store": state.config_dir}  # fmt: skip
+    if state.etcd is not None:
+        info["etcd"] = list(state.etcd.members)
+    emit(info, args.output)
+    if state.etcd is not None and args.output != "json":
+        say(f'point sdn at it: eval "$(sdn lab env --name {state.name})"')
     return 0
 
 
@@ -143,9 +178,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     if args.output == "json":
         emit(info, "json")
     else:
-        say(f"lab {info['name']} (kernel {info['kernel']}, config {info['config_dir']})")
-        cols = ["name", "role", "netns", "node", "vnet", "address", "vlan", "port", "up", "agent"]
-        emit(info["members"], "text", cols)
+        say(f"lab {info['name']} (kernel {info['kernel']}, store {info['config_dir']})")
+        emit(info["members"], "text", STATUS_COLUMNS)
     return 0
 
 
@@ -164,7 +198,8 @@ def cmd_apply(args: argparse.Namespace) -> int:
 
 def cmd_agents(args: argparse.Namespace) -> int:
     state = _state(args)
-    _check_config_dir(state, args)
+    if args.action == "start":  # stopping them needs no store
+        _check_config_dir(state, args)
     if _uml(state):
         return _forward(state, ["agents", args.action], args.output)
     from sdnkit.lab import agents
@@ -307,6 +342,23 @@ def register(subparsers: Any) -> None:
     up = _with_name(lab.add_parser("up", help="create the lab"))
     up.add_argument("--nodes", type=_int_range("--nodes", 1, 200), default=3)
     up.add_argument("--kernel", choices=[k.value for k in Kernel], default=Kernel.HOST.value)
+    up.add_argument(
+        "--etcd",
+        action="store_true",
+        help="the lab's store is its own etcd cluster on node1-3, reachable from this host",
+    )
+    up.add_argument(
+        "--etcd-subnet",
+        metavar="CIDR",
+        help="with --etcd: the host-facing subnet (default: the first free /24 of 198.18.0.0/15)",
+    )
+    up.add_argument("--switch-port", help=argparse.SUPPRESS)  # inside UML: the device to the real host
+    up.add_argument(
+        "--etcd-election-ms",
+        type=_int_range("--etcd-election-ms", 100, 50000),
+        default=500,
+        help=argparse.SUPPRESS,
+    )  # longer inside UML
     up.set_defaults(func=cmd_up)
     for name, func, text in (
         ("apply", cmd_apply, "run the agent once on every node, in parallel"),
@@ -329,3 +381,6 @@ def register(subparsers: Any) -> None:
     ex.add_argument("member", metavar="NAME")
     ex.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- CMD", help="the command, after --")
     ex.set_defaults(func=cmd_exec)
+    from sdnkit.cli import lab_etcd
+
+    lab_etcd.register_lab_commands(lab)

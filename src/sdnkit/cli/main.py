@@ -124,7 +124,16 @@ def build_parser() -> argparse.ArgumentParser:
     for sub in _subparsers(parser):
         if not _passes_arguments_on(sub):
             _global_options(sub, defaults=False)
+    for group in (parser, *_subparsers(parser)):
+        if _has_subcommands(group):
+            # a parser that hands on to a subcommand must not read a subcommand's option as an
+            # abbreviation of its own (`sdn lab up --etcd` is not `--etcd-cacert`)
+            group.allow_abbrev = False
     return parser
+
+
+def _has_subcommands(parser: argparse.ArgumentParser) -> bool:
+    return any(isinstance(a, argparse._SubParsersAction) for a in parser._actions)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -136,7 +136,7 @@ REF_FABRIC = Text(r"[a-zA-Z0-9][a-zA-Z0-9-]{0,6}[a-zA-Z0-9]", 8, "fabric ID")
 ISIS_NET = Text(
     r"[a-fA-F0-9]{2}(\.[a-fA-F0-9]{4}){3,9}\.[a-fA-F0-9]{2}", 50, "IS-IS NET (e.g. 49.0001.1921.6800.1001.00)"
 )
-CA_FILE = Text(r"/[^\s,;]+", 4096, "absolute path of a PEM file")
+CA_FILE = Text(r"/[A-Za-z0-9_./+:-]+", 4096, "absolute path of a PEM file (letters, digits and _./+:-)")
 OSPF_AREA = OspfArea()
 # PVE: [\(\)-_.\w\d\s]{0,256}, i.e. "(", the range ")"-"_", ".", letters, digits and blanks. Here
 # ASCII only, the blank is the space, no backslash (ifupdown2 joins the text around every

@@ -4,13 +4,16 @@ Each agent is the real ``sdn agent`` command: ``sdn lab apply`` runs ``sdn agent
 <node>`` for every node in a forked child each (in parallel); ``sdn lab agents start`` starts
 ``sdn agent`` processes inside the nodes' namespaces (``ip netns exec``), so they gather their
 facts and realize exactly as on a real node. Only the node name, the state directory and the
-``frr.conf.local`` path point into the lab's folder.
+``frr.conf.local`` path point into the lab's folder. On an etcd lab, every agent talks to etcd
+from inside its node's namespace, over the underlay (the members' 192.0.2.x addresses), as an
+agent on a real node does; the one-pass children enter their node's namespace for that.
 Long-lived agents run in their own session, log to ``<lab>/<node>/agent.log``, and are stopped by
 their recorded pid (after checking that the pid still is our agent).
 """
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import signal
@@ -21,8 +24,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sdnkit.lab import children
+from sdnkit.lab import children, etcdlab
 from sdnkit.lab.state import LabState, LabStore
+
+CLONE_NEWNET = 0x40000000
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -52,8 +57,9 @@ class NodeResult:
 def agent_args(state: LabState, node: str, *, once: bool) -> list[str]:
     """The ``sdn`` arguments of a node's agent."""
     home = LabStore(state.name).node_dir(node)
+    store = etcdlab.agent_url(state) if state.etcd is not None else state.config_dir
     return [
-        "--config-dir", state.config_dir, "--output", "json",
+        "--config-dir", store, "--output", "json",
         "agent", *(["--once"] if once else []), "--node", node,
         "--state-dir", str(home / "agent"), "--frr-local", str(home / "frr.conf.local"),
         "--dhcp-root", str(home / "dhcp"),
@@ -67,9 +73,22 @@ def agent_argv(state: LabState, node: str) -> list[str]:
             *agent_args(state, node, once=False)]  # fmt: skip
 
 
-def _fork_agent(args: list[str], out: Path) -> int:
+def enter_netns(name: str) -> None:
+    """Move this process into network namespace ``name`` (``os.setns`` is Python 3.12+)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    fd = os.open(f"/run/netns/{name}", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        if libc.setns(fd, CLONE_NEWNET) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, f"setns into {name}: {os.strerror(err)}")
+    finally:
+        os.close(fd)
+
+
+def _fork_agent(args: list[str], out: Path, netns: str | None = None) -> int:
     """``sdn agent --once`` in a forked child of this (already imported) process: a fresh Python
-    costs 0.3 s here and over 1 s inside UML. Output goes to ``out`` (stdout) and ``out.err``."""
+    costs 0.3 s here and over 1 s inside UML. Output goes to ``out`` (stdout) and ``out.err``.
+    With ``netns``, the child runs in that namespace (its own connections start from there)."""
     sys.stdout.flush()
     sys.stderr.flush()
     pid = os.fork()
@@ -77,6 +96,8 @@ def _fork_agent(args: list[str], out: Path) -> int:
         return pid
     rc = 1
     try:
+        if netns is not None:
+            enter_netns(netns)
         for path, fd in ((out, 1), (out.with_suffix(".err"), 2)):
             target = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
             os.dup2(target, fd)
@@ -112,10 +133,12 @@ def apply_all(state: LabState) -> list[NodeResult]:
     started = time.monotonic()
     store = LabStore(state.name)
     outs = {node: store.node_dir(node) / "apply.out" for node in state.node_names}
+    inside = state.etcd is not None  # the store is reached over the node's underlay
     pids = {
-        _fork_agent([*agent_args(state, node, once=True), "--netns", state.ns(node)], outs[node]): node
+        _fork_agent([*agent_args(state, node, once=True), "--netns", state.ns(node)], outs[node],
+                    state.ns(node) if inside else None): node
         for node in state.node_names
-    }
+    }  # fmt: skip
     results = {}
     while pids:  # only our children: this process may have others (a guest's DHCP client)
         for pid, node in list(pids.items()):

@@ -25,6 +25,7 @@ from sdnkit.errors import ConfigError, RealizeError
 from sdnkit.lab.pingmatrix import Probe
 from sdnkit.lab.state import Kernel, LabState
 from sdnkit.lab.topology import outside_address
+from sdnkit.store import is_etcd_url
 
 DEMO_MARKER = ".sdnkit-demo"
 PEERS = "192.0.2.1,192.0.2.2,192.0.2.3"
@@ -180,7 +181,7 @@ def run_probes(state: LabState, probes: Sequence[Probe]) -> list[bool]:
     return [bool(x) for x in json.loads(sink.getvalue())]
 
 
-def instructions(name: str, store: Path, kernel: Kernel) -> str:
+def instructions(name: str, store: str, kernel: Kernel) -> str:
     sdn = (
         "sdn"
         if shutil.which("sdn")
@@ -188,10 +189,16 @@ def instructions(name: str, store: Path, kernel: Kernel) -> str:
         else ".venv/bin/sdn"
     )
     where = "inside User-Mode-Linux" if kernel is Kernel.UML else "in network namespaces on this machine"
+    point = f'eval "$({sdn} lab env --name {name})"' if is_etcd_url(store) else f"export SDN_STORE={store}"
+    etcd = (
+        f"\n  {sdn} lab etcd status --name {name}            # the etcd members, the leader"
+        if is_etcd_url(store)
+        else ""
+    )
     return f"""
 The lab "{name}" stays up ({where}). Explore it:
-  export SDN_CONFIG_DIR={store}
-  {sdn} lab status --name {name}                 # nodes, guests, addresses
+  {point}
+  {sdn} lab status --name {name}                 # nodes, guests, addresses{etcd}
   {sdn} status                                   # what each node's agent applied
   {sdn} zone list; {sdn} vnet list; {sdn} subnet list
   {sdn} lab exec --name {name} v1 -- ping -c1 10.0.3.101

@@ -33,7 +33,7 @@ import httpx
 
 from sdnkit.errors import NotSupportedError, RealizeError
 
-__all__ = ["EtcdCluster", "EtcdMember", "EtcdTls", "etcd_binary", "free_port"]
+__all__ = ["EtcdCluster", "EtcdMember", "EtcdTls", "etcd_binary", "free_port", "log_tail"]
 
 READY_TIMEOUT = 20.0
 STOP_TIMEOUT = 5.0
@@ -70,16 +70,21 @@ class EtcdMember:
     client_url: str  # http(s)://host:port
     peer_url: str  # http://host:port
     netns: str | None = None
+    also_listen: tuple[str, ...] = ()  # more client URLs it serves (a lab member: its host-facing address)
+    election_ms: int = 500  # the heartbeat is a tenth of it; etcd's default is 1000
+    extra_args: tuple[str, ...] = ()
 
     def argv(self, binary: str, initial_cluster: str, token: str, tls: EtcdTls | None) -> list[str]:
+        listen = ",".join((self.client_url, *self.also_listen))
         argv = [
             binary, "--name", self.name, "--data-dir", str(self.data_dir / "data"),
-            "--listen-client-urls", self.client_url, "--advertise-client-urls", self.client_url,
+            "--listen-client-urls", listen, "--advertise-client-urls", self.client_url,
             "--listen-peer-urls", self.peer_url, "--initial-advertise-peer-urls", self.peer_url,
             "--initial-cluster", initial_cluster, "--initial-cluster-state", "new",
             "--initial-cluster-token", token,
-            "--heartbeat-interval", "50", "--election-timeout", "500",
+            "--heartbeat-interval", str(self.election_ms // 10), "--election-timeout", str(self.election_ms),
             "--logger", "zap", "--log-outputs", str(self.data_dir / "etcd.log"),
+            *self.extra_args,
         ]  # fmt: skip
         if tls is not None:
             argv += [
@@ -282,10 +287,15 @@ class EtcdCluster:
         return ids[leader]
 
     def _log_tail(self, name: str) -> str:
-        path = self.member(name).data_dir / "etcd.log"
-        try:
-            lines = path.read_text(errors="replace").splitlines()
-        except OSError:
-            return "(no log)"
-        errors = [line for line in lines if '"level":"error"' in line or '"level":"fatal"' in line]
-        return (errors or lines or ["(empty log)"])[-1][:400]
+        return log_tail(self.member(name))
+
+
+def log_tail(member: EtcdMember) -> str:
+    """The member's last error (or last line) from its log, for an error message."""
+    path = member.data_dir / "etcd.log"
+    try:
+        lines = path.read_text(errors="replace").splitlines()
+    except OSError:
+        return "(no log)"
+    errors = [line for line in lines if '"level":"error"' in line or '"level":"fatal"' in line]
+    return (errors or lines or ["(empty log)"])[-1][:400]

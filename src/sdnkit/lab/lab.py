@@ -17,9 +17,13 @@ from typing import Any
 
 from sdnkit.config.running import RunningConfig
 from sdnkit.errors import ConfigError, NotFoundError, SdnError
-from sdnkit.lab import agents, dhcpguest, guests, topology
+from sdnkit.lab import agents, dhcpguest, etcdlab, guests, hostlink, topology
 from sdnkit.lab import frr as lab_frr
+from sdnkit.lab.batch import run_batch, run_batches
+from sdnkit.lab.etcd import etcd_binary
+from sdnkit.lab.etcdlab import EtcdOptions
 from sdnkit.lab.state import MAX_NODES, Guest, Kernel, LabState, LabStore, replace
+from sdnkit.store import is_etcd_url
 
 
 class Lab:
@@ -30,35 +34,63 @@ class Lab:
     def state(self) -> LabState:
         return self.store.load()
 
-    def up(self, nodes: int, config_dir: str) -> LabState:
+    def up(self, nodes: int, config_dir: str, etcd: EtcdOptions | None = None) -> LabState:
+        """Create the lab; with ``etcd``, also its etcd cluster and the host link (the lab's
+        store is then that cluster, whatever ``config_dir`` says)."""
         if not 1 <= nodes <= MAX_NODES:
             raise ConfigError(f'lab "{self.name}": --nodes must be 1-{MAX_NODES}', key="nodes", value=nodes)
         with self.store.locked():
             if self.store.exists():
                 raise ConfigError(f'lab "{self.name}" already exists (sdn lab down --name {self.name})')
-            state = LabState(
-                name=self.name, kernel=Kernel.HOST, nodes=nodes, config_dir=os.path.abspath(config_dir)
-            )
+            store = config_dir if is_etcd_url(config_dir) else os.path.abspath(config_dir)
+            state = LabState(name=self.name, kernel=Kernel.HOST, nodes=nodes, config_dir=store)
             state = replace(state, namespaces=topology.namespaces(state))
-            self.store.save(state)
+            if etcd is None:
+                self._build(state, None)
+                return state
+            etcd_binary()  # NotSupportedError naming the package, before anything is made
+            with hostlink.reserving():  # the subnet is taken once its link exists
+                subnet = hostlink.choose_subnet(etcd.subnet)
+                state = replace(state, etcd=etcdlab.plan(state, subnet, etcd.election_ms),
+                                hostlink=hostlink.plan(state, subnet))  # fmt: skip
+                state = replace(state, config_dir=etcdlab.host_url(state))
+                self._build(state, etcd)
             with ExitStack() as undo:
                 undo.callback(self._teardown, state)
-                topology.build(state)
-                for node in state.node_names:
-                    self.store.node_dir(node).mkdir(exist_ok=True)
+                etcdlab.start(state)
                 undo.pop_all()
             return state
+
+    def _build(self, state: LabState, etcd: EtcdOptions | None) -> None:
+        """Record the lab, then create its namespaces and links (all of it, or nothing)."""
+        self.store.save(state)
+        with ExitStack() as undo:
+            undo.callback(self._teardown, state)
+            topology.build(state)
+            for node in state.node_names:
+                self.store.node_dir(node).mkdir(exist_ok=True)
+            if etcd is not None and state.hostlink is not None:
+                if etcd.switch_port:  # inside UML: its network device to the real host
+                    run_batch(None, [("link", "set", etcd.switch_port, "netns", state.ns("sw"))])
+                    run_batch(state.ns("sw"), hostlink.switch_port_lines(etcd.switch_port))
+                hostlink.create_veth(state, state.hostlink)
+                run_batches(etcdlab.address_batches(state))
+            undo.pop_all()
 
     def _teardown(self, state: LabState) -> None:
         agents.stop_all(state)
         lab_frr.stop_all(state)  # the daemons outlive a deleted namespace
         for guest in state.guests.values():
-            if guest.dhcp:  # give its address back to the IPAM of the store the lab shares
+            if guest.dhcp and state.etcd is not None:  # its store goes with the lab
+                dhcpguest.stop_client(guest.client_pid)
+            elif guest.dhcp:  # give its address back to the IPAM of the store the lab shares
                 with contextlib.suppress(SdnError):
                     dhcpguest.unplug(state, guest)
         for node in state.node_names:  # the agents' DHCP servers outlive a deleted namespace
             with contextlib.suppress(SdnError):
                 dhcpguest.stop_servers(state, node)
+        etcdlab.stop_all(state)  # a process outlives its deleted namespace
+        hostlink.remove(state, state.hostlink)
         topology.delete_namespaces([*state.namespaces, *(g.netns for g in state.guests.values())])
         self.store.remove()
 
@@ -139,13 +171,37 @@ class Lab:
                     "vlan": g.vlan,
                 }
             )
+        connected = topology.connected_nodes(state)
         for m in members:
             m["up"] = m["netns"] in present
             if m["role"] == "node":
                 m["agent"] = agents.agent_pid(state, m["name"])
-        return {
-            "name": state.name,
-            "kernel": state.kernel.value,
-            "config_dir": state.config_dir,
-            "members": members,
-        }
+                m["isolated"] = m["up"] and m["name"] not in connected
+                if state.etcd is not None and m["name"] in state.etcd.members:
+                    m["etcd"] = etcdlab.member_pid(state, m["name"])
+        info = {"name": state.name, "kernel": state.kernel.value, "config_dir": state.config_dir,
+                "members": members}  # fmt: skip
+        if state.hostlink is not None:
+            info["hostlink"] = {"ifname": state.hostlink.ifname, "address": state.hostlink.address}
+        return info
+
+    def isolate(self, node: str, *, connect: bool) -> None:
+        """Take the node's switch port down (cut off from the underlay, etcd and peers) or up."""
+        with self.store.locked():
+            state = self.store.load()
+            state.node_index(node)  # names the node, or says which nodes there are
+            topology.set_node_port(state, node, connect)
+
+    def etcd(self, action: str, node: str | None) -> list[dict[str, Any]]:
+        """``start``/``stop`` one member (or every member), then the members' status."""
+        with self.store.locked():
+            state = self.store.load()
+            nodes = (node,) if node else (state.etcd.members if state.etcd else ())
+            for name in nodes:
+                etcdlab.member(state, name)  # refuses a node without a member
+            if action == "stop":
+                for name in nodes:
+                    etcdlab.stop(state, name)
+            elif action == "start":
+                etcdlab.start(state, tuple(nodes))
+            return etcdlab.status(state)

@@ -99,6 +99,25 @@ class UmlInstance:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class EtcdLab:
+    """The lab's own etcd cluster (``sdn lab up --etcd``, lab/etcdlab.py)."""
+
+    members: tuple[str, ...]  # the nodes that run a member
+    subnet: str  # the host-facing network: the members' second address, the host link's
+    prefix: str  # the store's key prefix, /sdnkit/<lab>/
+    election_ms: int = 500
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HostLink:
+    """An interface in a root namespace, into the lab's switch (lab/hostlink.py)."""
+
+    ifname: str
+    address: str  # with prefix length
+    kind: str  # "veth" (its peer is a port of the switch) or "tap" (a UML lab's network device)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class LabState:
     name: str
     kernel: Kernel
@@ -108,6 +127,8 @@ class LabState:
     guests: dict[str, Guest] = field(default_factory=dict)
     agents: dict[str, int] = field(default_factory=dict)  # node -> pid of a long-lived agent
     uml: UmlInstance | None = None
+    etcd: EtcdLab | None = None
+    hostlink: HostLink | None = None  # recorded before it is created, like the namespaces
     # guest numbers only grow: a deleted guest's veth may linger in the kernel for a moment
     last_vmid: int = FIRST_VMID - 1
 
@@ -141,7 +162,7 @@ class LabState:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> LabState:
-        uml = data.get("uml")
+        uml, etcd, hostlink = data.get("uml"), data.get("etcd"), data.get("hostlink")
         return cls(
             name=data["name"],
             kernel=Kernel(data["kernel"]),
@@ -151,6 +172,8 @@ class LabState:
             guests={k: Guest(**v) for k, v in data.get("guests", {}).items()},
             agents={k: int(v) for k, v in data.get("agents", {}).items()},
             uml=UmlInstance(**uml) if uml else None,
+            etcd=EtcdLab(**{**etcd, "members": tuple(etcd["members"])}) if etcd else None,
+            hostlink=HostLink(**hostlink) if hostlink else None,
             last_vmid=int(data.get("last_vmid", FIRST_VMID - 1)),
         )
 

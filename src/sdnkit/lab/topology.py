@@ -18,6 +18,7 @@ created directly in their namespaces: the root namespace never holds a lab inter
 
 from __future__ import annotations
 
+import json
 import subprocess
 from collections.abc import Iterable
 
@@ -56,7 +57,7 @@ def _root_lines(state: LabState) -> list[Line]:
                 "veth",
                 "peer",
                 "name",
-                f"n{i}",
+                node_port(i),
                 "netns",
                 sw,
             )
@@ -80,8 +81,13 @@ def _root_lines(state: LabState) -> list[Line]:
     return lines
 
 
+def node_port(index: int) -> str:
+    """The switch's port of node ``index``."""
+    return f"n{index}"
+
+
 def _switch_lines(state: LabState) -> list[Line]:
-    ports = [f"n{i}" for i in range(1, state.nodes + 1)] + ["out"]
+    ports = [node_port(i) for i in range(1, state.nodes + 1)] + ["out"]
     lines: list[Line] = [
         ("link", "set", "lo", "up"),
         ("link", "add", "br0", "type", "bridge", "stp_state", 0),
@@ -145,3 +151,19 @@ def delete_namespaces(names: Iterable[str]) -> None:
     lines: list[Line] = [("netns", "del", ns) for ns in names if ns in present]
     if lines:
         run_batch(None, lines)
+
+
+def set_node_port(state: LabState, node: str, up: bool) -> None:
+    """Cut a node off the underlay (its switch port down: no carrier on its ``eth0``), or reconnect it."""
+    run_batch(state.ns("sw"), [("link", "set", node_port(state.node_index(node)), "up" if up else "down")])
+    if up:
+        wait_ready({state.ns(node): ("eth0",), state.ns("sw"): (node_port(state.node_index(node)),)})
+
+
+def connected_nodes(state: LabState) -> set[str]:
+    """The nodes whose switch port is up."""
+    done = subprocess.run(
+        ["ip", "-n", state.ns("sw"), "-j", "link", "show"], capture_output=True, text=True, check=False
+    )
+    up = {lk["ifname"] for lk in json.loads(done.stdout or "[]") if "UP" in lk.get("flags", ())}
+    return {n for i, n in enumerate(state.node_names, start=1) if node_port(i) in up}

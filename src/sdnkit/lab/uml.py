@@ -5,7 +5,8 @@ UML kernel has all of them (``research/kernel-lab.md``). The guest sees the host
 read-only lower layer of a tmpfs overlay root, so every host binary and the venv are there, and
 writes stay inside the guest, except to the shared directories, which are the host's own, mounted
 read-write at the same path (the current directory always is). UML has no network device to the
-host: nothing the command does can reach the host's network.
+host: nothing the command does can reach the host's network (an etcd lab adds one, a tap into
+the lab's own switch: ``UmlSpec.kernel_args``, lab/umllab.py).
 
     python -m sdnkit.lab.uml run [--timeout S] [--share DIR]... [--env K=V]... -- CMD...
 
@@ -123,6 +124,7 @@ class UmlSpec:
     share_cwd: bool = True  # the working directory is one of the shares
     env: Mapping[str, str] = field(default_factory=dict)
     mem: str = "1G"
+    kernel_args: tuple[str, ...] = ()  # more of UML's command line (a network device: vec0:...)
 
 
 def guest_env(extra: Mapping[str, str]) -> dict[str, str]:
@@ -218,6 +220,7 @@ class UmlBoot:
             "con0=fd:0,fd:1",
             "quiet",
             "loglevel=0",
+            *self.spec.kernel_args,
         ]
 
     def popen(self, stdout: int | BinaryIO) -> subprocess.Popen[bytes]:

@@ -44,7 +44,10 @@ Whole configuration::
     pending(params)          (sdnkit)                       -> [{kind, id, state, changes{key:{old,new}}}]
     check()                  (sdnkit)                       -> [message] of every broken rule
     apply(params)            PUT    /cluster/sdn            -> new running version (int); lock-token,
-                                                               release-lock (default 1). Map to a UPID.
+                                                               release-lock (default 1), confirm=S
+                                                               (service/confirm.py). Map to a UPID.
+    apply_config(params, by=) (sdnkit)                      -> Applied(running, previous, confirm);
+                                                               follow it with service/rollout.py
     rollback(params)         POST   /cluster/sdn/rollback   -> None; lock-token, release-lock
     dry_run(params)          GET    /cluster/sdn/dry-run    -> {version, next-version, changes[],
                                                                node?, interfaces-diff?, frr-diff?}

@@ -2,7 +2,10 @@
 
 * ``apply`` (PVE ``PUT /cluster/sdn``): refuses a pending configuration that breaks any rule, then
   writes ``.running-config`` with version + 1 in one atomic commit (releasing the lock token when
-  asked) and returns the new version.
+  asked) and returns the new version. With ``confirm=S`` the same commit records that the version
+  goes back by itself unless confirmed within S seconds (``service/confirm.py``); while a version
+  awaits confirmation, apply is refused. ``apply_config`` returns the old and new running configs
+  too (``service/rollout.py`` follows the nodes from there).
 * ``rollback`` (``POST /cluster/sdn/rollback``): writes the running objects back into the ``.cfg``
   files in one atomic commit, running the hooks for every object it changes (PVE does not, which
   leaves its IPAM out of step). With nothing applied yet it is refused: it would delete everything.
@@ -15,7 +18,7 @@ import os
 import secrets
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,15 +33,18 @@ from sdnkit.config.sectionconfig import FILENAMES, format_config, ordered
 from sdnkit.config.validate import check_config
 from sdnkit.config.violation import to_error
 from sdnkit.errors import ConfigError, LockError
+from sdnkit.service import confirm as confirm_module
 from sdnkit.service.nodediff import rendered_diffs
-from sdnkit.service.params import Params, flag, no_more, text
+from sdnkit.service.params import Params, flag, integer, no_more, text
 from sdnkit.service.transaction import Action, Context, ObjectChange, check_token, commit, locked
 from sdnkit.store.base import ABSENT
 from sdnkit.store.local import LocalStore
 from sdnkit.store.snapshot import LOCK_DOC, RUNNING_DOC, Snapshot, load_snapshot
 
 __all__ = [
+    "Applied",
     "apply",
+    "apply_config",
     "check",
     "dry_run",
     "import_pve",
@@ -91,12 +97,16 @@ class _LockParams:
 
     token: str | None
     release: bool
+    confirm: int | None = None  # apply: seconds to confirm the new version in
 
     @classmethod
-    def parse(cls, params: Params, what: str) -> _LockParams:
+    def parse(cls, params: Params, what: str, *, confirm: bool = False) -> _LockParams:
         params = dict(params)
-        found = cls(text(params, "lock-token"), flag(params, "release-lock", True))
+        seconds = integer(params, "confirm") if confirm else None
+        found = cls(text(params, "lock-token"), flag(params, "release-lock", True), seconds)
         no_more(params, what)
+        if seconds is not None:
+            confirm_module.check_seconds(seconds)
         return found
 
     def released(self, snap: Snapshot) -> dict[str, bytes | None]:
@@ -104,19 +114,45 @@ class _LockParams:
         return {LOCK_DOC: None} if self.token and self.release and snap.lock_token else {}
 
 
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """What an apply committed: the new running config, the one before, and the confirm record."""
+
+    running: RunningConfig
+    previous: RunningConfig
+    confirm: confirm_module.PendingConfirm | None = None
+
+    @property
+    def version(self) -> int:
+        return self.running.version
+
+
 def apply(ctx: Context, params: Params) -> int:
-    lock_params = _LockParams.parse(params, "PUT /cluster/sdn")
+    return apply_config(ctx, params).version
+
+
+def apply_config(ctx: Context, params: Params, *, by: str = "sdn apply") -> Applied:
+    """Apply; ``by`` names the applier in a confirm record (who is waiting for the nodes)."""
+    lock_params = _LockParams.parse(params, "PUT /cluster/sdn", confirm=True)
     with locked(ctx, lock_params.token) as snap:
         violations = check_config(snap.config)
         if violations:
             err = to_error(violations)
             err.add_note("apply refuses a pending configuration that breaks a rule; fix it first")
             raise err
+        confirm_rev = confirm_module.refuse_while_pending(ctx.store, by)
         running = _running_from(snap, snap.running.version + 1)
         docs: dict[str, bytes | None] = {RUNNING_DOC: running.dumps().encode(), **lock_params.released(snap)}
         expect = snap.expect(*(FILENAMES[k] for k in VERSIONED_KINDS), RUNNING_DOC, LOCK_DOC)
-        ctx.store.commit(docs, expect=expect)
-        return running.version
+        pending = None
+        if lock_params.confirm is not None:
+            pending = confirm_module.new_pending(running.version, snap.running, lock_params.confirm, by)
+            docs[confirm_module.CONFIRM_DOC] = confirm_module.encode(pending)
+            expect[confirm_module.CONFIRM_DOC] = confirm_rev
+        revisions = ctx.store.commit(docs, expect=expect)
+        if pending is not None:
+            pending = replace(pending, revision=revisions[confirm_module.CONFIRM_DOC])
+        return Applied(running, snap.running, pending)
 
 
 def _rollback_changes(snap: Snapshot, after: SdnConfig) -> list[ObjectChange]:

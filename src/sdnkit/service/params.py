@@ -11,7 +11,7 @@ from typing import Any
 from sdnkit.config.formats import Boolean, clean_text, split_list
 from sdnkit.errors import ConfigError
 
-__all__ = ["Params", "flag", "no_more", "option_list", "text"]
+__all__ = ["Params", "flag", "integer", "no_more", "option_list", "text"]
 
 Params = dict[str, Any]
 
@@ -41,6 +41,16 @@ def text(params: Params, key: str, *, required: bool = False, what: str | None =
         return clean_text(raw)
     except ValueError as err:
         raise ConfigError(f'invalid value for "{key}": {err}', key=key, value=raw) from None
+
+
+def integer(params: Params, key: str) -> int | None:
+    """A whole-number parameter (a JSON number or its decimal text); None when absent."""
+    raw = params.pop(key, None)
+    if raw is None or raw == "":
+        return None
+    if isinstance(raw, bool) or not isinstance(raw, int | str) or not str(raw).strip().isdigit():
+        raise ConfigError(f"invalid value for {key!r}: {raw!r} is not a whole number", key=key, value=raw)
+    return int(raw)
 
 
 def option_list(params: Params, key: str) -> list[str]:

@@ -70,6 +70,12 @@ class SdnService:
     def apply(self, params: Mapping[str, Any] | None = None) -> int:
         return changes.apply(self.ctx, _params(params))
 
+    def apply_config(
+        self, params: Mapping[str, Any] | None = None, *, by: str = "sdn apply"
+    ) -> changes.Applied:
+        """``apply``, answering with the old and new running configs (and the confirm record)."""
+        return changes.apply_config(self.ctx, _params(params), by=by)
+
     def rollback(self, params: Mapping[str, Any] | None = None) -> None:
         changes.rollback(self.ctx, _params(params))
 

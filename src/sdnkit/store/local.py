@@ -297,21 +297,41 @@ class LocalStore:
         pass  # nothing held between calls
 
     def fingerprint(self, prefixes: Iterable[str]) -> tuple[tuple[str, int, int, int], ...]:
-        """(name, inode, size, mtime) of every document under ``prefixes``: a commit changes it."""
-        out: list[tuple[str, int, int, int]] = []
+        """(name, inode, size, mtime) of every document under ``prefixes``: a commit changes it.
+
+        Only the entries that can match are looked at (``.running-config`` stats files at the top,
+        not the whole tree): the agents' watches call this ten times a second.
+        """
+        out: set[tuple[str, int, int, int]] = set()
         for prefix in sorted(set(prefixes)):
-            top = self.root / prefix.rpartition("/")[0]
-            for dirpath, dirnames, filenames in os.walk(top):
-                rel = Path(dirpath).relative_to(self.root)
-                if rel == Path("."):
-                    dirnames[:] = [d for d in dirnames if d != META]
-                for fname in filenames:
-                    name = fname if rel == Path(".") else f"{rel}/{fname}"
-                    if name.startswith(prefix) and not fname.endswith(TMP_SUFFIX):
-                        with suppress(FileNotFoundError):
-                            st = os.stat(Path(dirpath) / fname)
-                            out.append((name, st.st_ino, st.st_size, st.st_mtime_ns))
+            folder, _, start = prefix.rpartition("/")
+            top = self.root / folder
+            try:
+                entries = list(os.scandir(top))
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            for entry in entries:
+                name = f"{folder}/{entry.name}" if folder else entry.name
+                if not entry.name.startswith(start) or (not folder and entry.name == META):
+                    continue
+                if entry.is_dir(follow_symlinks=False):
+                    out.update(self._tree_prints(Path(entry.path)))
+                elif not entry.name.endswith(TMP_SUFFIX):
+                    with suppress(FileNotFoundError):
+                        st = entry.stat()
+                        out.add((name, st.st_ino, st.st_size, st.st_mtime_ns))
         return tuple(sorted(out))
+
+    def _tree_prints(self, top: Path) -> list[tuple[str, int, int, int]]:
+        found = []
+        for dirpath, _dirnames, filenames in os.walk(top):
+            rel = Path(dirpath).relative_to(self.root)
+            for fname in filenames:
+                if not fname.endswith(TMP_SUFFIX):
+                    with suppress(FileNotFoundError):
+                        st = os.stat(Path(dirpath) / fname)
+                        found.append((f"{rel}/{fname}", st.st_ino, st.st_size, st.st_mtime_ns))
+        return found
 
 
 def check_prefix(prefix: str) -> str:

@@ -1,9 +1,14 @@
 """``/cluster/sdn``: index, apply (PUT), rollback, the global lock, dry-run (spec §1.5-1.7, §4.1).
 
-Apply is synchronous in sdnkit: when ``PUT /cluster/sdn`` answers, the new running version is
-committed (node agents then realize it). It still returns a UPID, as PVE does, so that clients
-which wait for the task (``/nodes/{node}/tasks/{upid}/status``) work unchanged; that task is
-always finished and successful.
+``PUT /cluster/sdn`` commits the new running version before it answers, and answers a UPID at
+once, as PVE does. The task then follows the node agents (``service/rollout.py``) in a thread
+of this server: one log line per node event (``node1: applied version 5``, ``node3: error: ...``,
+``node2: no answer: ...``), then ``TASK OK`` or ``TASK ERROR: ...``, kept in the store
+(``api/tasks.py``) so that ``/nodes/{node}/tasks/{upid}/status`` and ``/log`` answer on every
+API server. ``timeout`` (seconds, default 120) bounds the wait; ``confirm=S`` keeps the version
+only if every node applied it within S seconds and otherwise puts the previous content back
+(``service/confirm.py``). With no registered node to wait for, the task has ended when the
+request answers.
 """
 
 from __future__ import annotations
@@ -18,12 +23,25 @@ from fastapi import APIRouter
 from sdnkit.api.endpoint import Call, add
 from sdnkit.api.params import BOOL, LOCK_TOKEN, NODE, Param, ParamSpec
 from sdnkit.api.roles import Privilege
-from sdnkit.config.formats import NODE_NAME
+from sdnkit.config.formats import NODE_NAME, Integer
 
 __all__ = ["local_node", "make_upid", "register"]
 
 RELEASE_LOCK = Param("release-lock", "Release the lock token after the operation (default 1).", BOOL)
 LOCKED_SPEC = ParamSpec((LOCK_TOKEN, RELEASE_LOCK))  # apply and rollback: the lock's token, kept or released
+APPLY_SPEC = ParamSpec(
+    (
+        LOCK_TOKEN,
+        RELEASE_LOCK,
+        Param(
+            "confirm",
+            "Keep the new version only if every node applied it within this many seconds; otherwise "
+            "the previous configuration comes back as a new version (sdnkit).",
+            Integer(1, 3600),
+        ),
+        Param("timeout", "Seconds the task waits for the nodes (default 120; sdnkit).", Integer(1, 86400)),
+    )
+)
 
 
 def local_node() -> str:
@@ -44,9 +62,25 @@ def _index(call: Call) -> Any:
 
 
 def _apply(call: Call) -> Any:
+    from sdnkit.api.tasks import Task, run_task
+    from sdnkit.service import rollout
+
     call.perms.check("/sdn", Privilege.SDN_ALLOCATE)
-    version = call.service.apply(call.params)
-    return make_upid("reloadnetworkall", str(version), call.caller.ugid)
+    params = dict(call.params)
+    timeout = float(params.pop("timeout", None) or rollout.DEFAULT_TIMEOUT)
+    by = f"PUT /cluster/sdn by {call.caller.ugid} on {local_node()}"
+    store = call.service.store
+    applied = call.service.apply_config(params, by=by)
+    upid = make_upid("reloadnetworkall", str(applied.version), call.caller.ugid)
+    window = applied.confirm.deadline - time.time() if applied.confirm else 0.0
+    task = Task.from_upid(upid, deadline=time.time() + window + 2 * timeout)
+
+    def work(emit: Any) -> str | None:
+        outcome = rollout.follow(store, applied, timeout=timeout, emit=emit, by=f"{by} (task {upid})")
+        return None if outcome.ok else outcome.summary()
+
+    run_task(store, task, work, background=bool(rollout.targets(store, applied)))
+    return upid
 
 
 def _rollback(call: Call) -> Any:
@@ -81,8 +115,8 @@ def register(router: APIRouter) -> None:
         "PUT",
         base,
         _apply,
-        spec=LOCKED_SPEC,
-        summary="Apply the pending SDN configuration (synchronous here; returns a finished task's UPID).",
+        spec=APPLY_SPEC,
+        summary="Apply the pending SDN configuration; its task (UPID) follows the nodes until they apply it.",
     )
     add(
         router,

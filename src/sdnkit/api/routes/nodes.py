@@ -4,8 +4,12 @@
 §10.15). Status comes from the agents' records (``api/nodestatus.py``). The live-kernel views of
 PVE (``bridges``, ``ip-vrf``, ``mac-vrf``, fabric routes) are not served; see ``docs/api.md``.
 
-``/nodes/{node}/tasks/{upid}/status`` answers for the UPIDs that ``PUT /cluster/sdn`` returns:
-apply is synchronous, so such a task has always stopped with ``OK``.
+``/nodes`` lists this node and every node that registered or reported, with PVE's status
+(``online`` while its agent's heartbeat is there, ``offline`` when it is gone, ``unknown`` for a
+node that only reported); a down node's zones and vnets are ``unknown`` (``api/nodestatus.py``).
+
+``/nodes/{node}/tasks/{upid}/status`` and ``/log`` answer for the UPIDs that ``PUT /cluster/sdn``
+returns, from the task documents in the store (``api/tasks.py``), on any API server.
 """
 
 from __future__ import annotations
@@ -16,10 +20,11 @@ from typing import Any
 from fastapi import APIRouter
 
 from sdnkit.api.endpoint import Call, add
-from sdnkit.api.nodestatus import known_nodes, node_view
+from sdnkit.api.nodestatus import node_states, node_view
 from sdnkit.api.params import NODE, Param, ParamSpec, id_param
 from sdnkit.api.roles import Privilege
 from sdnkit.api.routes.cluster import local_node
+from sdnkit.api.tasks import Task, read_task
 from sdnkit.config.formats import Integer, Text
 from sdnkit.config.schema import Kind
 from sdnkit.errors import NotFoundError
@@ -43,10 +48,8 @@ UPID_PARAM = Param(
 
 
 def _nodes(call: Call) -> Any:
-    names = sorted({local_node(), *known_nodes(call.service.store)})
-    return [
-        {"node": n, "type": "node", "status": "online" if n == local_node() else "unknown"} for n in names
-    ]
+    states = {local_node(): "online", **node_states(call.service.store)}
+    return [{"node": n, "type": "node", "status": s} for n, s in sorted(states.items())]
 
 
 def _node_index(call: Call) -> Any:
@@ -102,33 +105,27 @@ def _vnet_index(call: Call) -> Any:
     return []  # PVE lists "mac-vrf" (EVPN routes from FRR), which sdnkit does not serve
 
 
-def _task(call: Call) -> dict[str, Any]:
+def _task(call: Call) -> Task:
     match = UPID.fullmatch(call.path["upid"])
     assert match is not None  # the path parameter's format guarantees it
     if match["user"] != call.caller.ugid:
         call.perms.check(f"/nodes/{call.path['node']}", Privilege.SYS_AUDIT)
+    missing = NotFoundError(f"no such task {call.path['upid']!r} on node {call.path['node']!r}", key="upid")
     if match["node"] != call.path["node"] or match["type"] != "reloadnetworkall":
-        raise NotFoundError(f"no such task {call.path['upid']!r} on node {call.path['node']!r}", key="upid")
-    return match.groupdict()
+        raise missing
+    task = read_task(call.service.store, call.path["upid"])
+    if task is None:
+        raise missing
+    return task
 
 
 def _task_status(call: Call) -> Any:
-    task = _task(call)
-    return {
-        **task,
-        "upid": call.path["upid"],
-        "pid": int(task["pid"], 16),
-        "pstart": int(task["pstart"], 16),
-        "starttime": int(task["starttime"], 16),
-        "status": "stopped",
-        "exitstatus": "OK",
-    }
+    return _task(call).status_json()
 
 
 def _task_log(call: Call) -> Any:
     """PVE's shape: ``[{n, t}]`` (``n``: line number from 1), from ``start`` (0), ``limit`` (50) lines."""
-    task = _task(call)
-    lines = [f"running version {task['id']} committed", "TASK OK"]
+    lines = _task(call).lines
     start, limit = call.params.get("start", 0), call.params.get("limit", 50)
     return [{"n": n, "t": text} for n, text in enumerate(lines, 1)][start : start + limit]
 
@@ -156,7 +153,7 @@ def register(router: APIRouter) -> None:
             "/nodes/{node}/tasks/{upid}/status",
             _task_status,
             task,
-            "Status of an apply task (always finished: apply is synchronous).",
+            "Status of an apply task (running until every node applied, failed or did not answer).",
         ),
         ("/nodes/{node}/tasks/{upid}/log", _task_log, task, "Log of an apply task."),
     )

@@ -3,8 +3,10 @@
 ``type=sdn``: one entry per node and zone, ``{id: "sdn/<node>/<zone>", sdn, node, type: "sdn",
 status, zone-type}``, from the node agents' status records (``api/nodestatus.py``; status
 ``available``, ``pending`` or ``error``), only for zones the caller may audit (PVE: SDN.Audit on
-``/sdn/zones/<zone>``). ``type=node``: ``{id: "node/<node>", node, type: "node", status}`` for the
-nodes that reported (``online``) and this one, with Sys.Audit on ``/nodes/<node>``. Without
+``/sdn/zones/<zone>``; a down node's zones are ``unknown``). ``type=node``: ``{id: "node/<node>",
+node, type: "node", status}`` for this node and every node that registered or reported
+(``online``, ``offline`` when its heartbeat is gone, ``unknown``: it only reported), with
+Sys.Audit on ``/nodes/<node>``. Without
 ``type``: both. ``vm`` and ``storage`` exist in PVE's enumeration and answer an empty list here
 (sdnkit manages no guests or storage).
 """
@@ -16,7 +18,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from sdnkit.api.endpoint import Call, add
-from sdnkit.api.nodestatus import known_nodes, node_view
+from sdnkit.api.nodestatus import node_states, node_view
 from sdnkit.api.params import Param, ParamSpec
 from sdnkit.api.roles import Privilege
 from sdnkit.api.routes.cluster import local_node
@@ -47,23 +49,23 @@ def _sdn(call: Call, nodes: list[str]) -> list[dict[str, Any]]:
     return out
 
 
-def _nodes(call: Call, reported: list[str]) -> list[dict[str, Any]]:
-    names = sorted({local_node(), *reported})
+def _nodes(call: Call, states: dict[str, str]) -> list[dict[str, Any]]:
+    states = {local_node(): "online", **states}
     return [
-        {"id": f"node/{n}", "node": n, "type": "node", "status": "online" if n in reported else "unknown"}
-        for n in names
+        {"id": f"node/{n}", "node": n, "type": "node", "status": s}
+        for n, s in sorted(states.items())
         if call.perms.has(f"/nodes/{n}", Privilege.SYS_AUDIT)
     ]
 
 
 def _resources(call: Call) -> Any:
     wanted = call.params.get("type")
-    reported = known_nodes(call.service.store)
+    states = node_states(call.service.store)
     out: list[dict[str, Any]] = []
     if wanted in (None, "node"):
-        out += _nodes(call, reported)
+        out += _nodes(call, states)
     if wanted in (None, "sdn"):
-        out += _sdn(call, reported)
+        out += _sdn(call, sorted(states))
     return out
 
 

@@ -63,7 +63,7 @@ export function nodeEvents(lines) {
     const m = NODE_LINE.exec(t || '');
     if (!m || m[1] === 'TASK') continue;
     const text = m[2];
-    const state = /error|fail|refus|rolled back|timeout|timed out/i.test(text) ? 'error'
+    const state = /error|fail|refus|rolled back|timeout|timed out|no answer/i.test(text) ? 'error'
       : /applied|available|done|ok\b|realized/i.test(text) ? 'available' : 'running';
     out.set(m[1], { text, state });
   }
@@ -120,6 +120,7 @@ function NodeProgress() {
         pending: (n.zones.find((z) => z.statusmsg) || {}).statusmsg || 'waiting for the node',
         none: 'nothing is deployed on this node',
         unreported: 'no agent has reported from this node',
+        down: 'node down: its agent has no heartbeat',
         error: 'failed: see the status in the SDN overview',
         available: 'running configuration realized',
       }[state];

@@ -28,8 +28,10 @@ export function reported(entry) {
   return !all.length || all.some((o) => o.statusmsg !== NOT_GENERATED);
 }
 
-/** A node's state: error, unreported (no agent report), pending, available, or none (nothing deployed). */
+/** A node's state: down (registered, no heartbeat), error, unreported (no agent report), pending,
+ * available, or none (nothing deployed). */
 export function nodeState(entry) {
+  if (entry.status === 'offline') return 'down';
   const all = [...entry.zones, ...entry.vnets].map((o) => o.status);
   if (entry.error || all.includes('error')) return 'error';
   if (!reported(entry)) return 'unreported';
@@ -41,7 +43,7 @@ export function StatusBadge({ status }) {
   return html`<${Badge} kind=${status}>${status}<//>`;
 }
 
-const NODE_TEXT = { none: 'nothing deployed', unreported: 'no agent report' };
+const NODE_TEXT = { none: 'nothing deployed', unreported: 'no agent report', down: 'node down' };
 
 export function NodeBadge({ state }) {
   return NODE_TEXT[state] ? html`<${Badge}>${NODE_TEXT[state]}<//>` : html`<${StatusBadge} status=${state} />`;
