@@ -8,62 +8,22 @@ BGP controllers need no VRF, so this runs on the host kernel (EVPN zones: test_l
 from __future__ import annotations
 
 import json
-import os
 import re
-import time
-from pathlib import Path
 
 import pytest
+
+from .frrlab import FRR_NEEDS, OUTSIDE_EBGP, eventually, frr_dir, vtysh
 
 pytestmark = [
     pytest.mark.kernel,
     pytest.mark.services,
     pytest.mark.slow,
-    pytest.mark.needs(
-        "root", "vtysh", "/usr/lib/frr/zebra", "/usr/lib/frr/bgpd",
-        "/usr/lib/frr/frr-reload.py",
-    ),
+    pytest.mark.needs("root", *FRR_NEEDS),
 ]
-
-OUTSIDE_CONF = """frr defaults datacenter
-hostname outside
-!
-router bgp 65100
- bgp router-id 192.0.2.254
- no bgp default ipv4-unicast
- neighbor 192.0.2.1 remote-as 65000
- neighbor 192.0.2.1 timers connect 2
- !
- address-family ipv4 unicast
-  neighbor 192.0.2.1 activate
- exit-address-family
-exit
-!
-"""
-
-
-def frr_dir(lab, member: str) -> Path:
-    return Path(os.environ["SDN_LAB_DIR"]) / lab.name / member / "frr"
-
-
-def vtysh(lab, member: str, command: str) -> str:
-    d = str(frr_dir(lab, member))
-    return lab.run(member, "vtysh", "--vty_socket", d, "--config_dir", d, "-c", command).stdout
 
 
 def pids(lab, member: str) -> dict[str, str]:
     return {p.stem: p.read_text().strip() for p in frr_dir(lab, member).glob("*.pid")}
-
-
-def eventually(check, what: str, timeout: float = 30.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not reached after {timeout:g} s")
-        time.sleep(0.3)
 
 
 FORWARDING = re.compile(r"(no )?ip(v6)? forwarding")
@@ -87,7 +47,7 @@ def established(lab, member: str, peer: str) -> bool:
 def lab(make_lab, tmp_path_factory):
     env = make_lab(nodes=2)
     conf = tmp_path_factory.mktemp("outside") / "frr.conf"
-    conf.write_text(OUTSIDE_CONF)
+    conf.write_text(OUTSIDE_EBGP)
     rc, out = env.lab("router", "start", "--conf", str(conf))
     assert rc == 0, out
     env.create("controllers", controller="bgp1", type="bgp", node="node1", asn=65000,

@@ -10,63 +10,31 @@ the controller a BGP controller: nothing here needs a VRF, so this runs on the h
 from __future__ import annotations
 
 import json
-import os
 import shlex
-import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
+from prerequisites import require, skip_or_fail
+
+from .frrlab import FRR_NEEDS, OUTSIDE_EBGP, eventually, frr_dir
+
 pytestmark = [pytest.mark.kernel, pytest.mark.services, pytest.mark.slow]
 
 IFUPDOWN2 = Path(__file__).resolve().parents[2] / "scripts" / "ifupdown2.sh"
-OUTSIDE_CONF = """frr defaults datacenter
-hostname outside
-!
-router bgp 65100
- bgp router-id 192.0.2.254
- no bgp default ipv4-unicast
- neighbor 192.0.2.1 remote-as 65000
- neighbor 192.0.2.1 timers connect 2
- !
- address-family ipv4 unicast
-  neighbor 192.0.2.1 activate
- exit-address-family
-exit
-!
-"""
-
-
-def unavailable(reason: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(reason)
-    pytest.skip(reason)
-
-
-def eventually(check, what: str, timeout: float = 30.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not reached after {timeout:g} s")
-        time.sleep(0.3)
 
 
 @pytest.fixture(scope="module")
 def lab(make_lab, tmp_path_factory):
-    if shutil.which("vtysh") is None or not Path("/usr/lib/frr/zebra").exists():
-        unavailable("FRR is not installed (apt install frr frr-pythontools)")
+    require(*FRR_NEEDS)
     done = subprocess.run([str(IFUPDOWN2), "prepare"], capture_output=True, text=True, check=False)
     if done.returncode != 0:
-        unavailable(f"ifupdown2 is not available: {done.stderr.strip()}")
+        skip_or_fail(f"ifupdown2 is not available: {done.stderr.strip()}")
     env = make_lab(nodes=2)
     conf = tmp_path_factory.mktemp("outside") / "frr.conf"
-    conf.write_text(OUTSIDE_CONF)
+    conf.write_text(OUTSIDE_EBGP)
     rc, out = env.lab("router", "start", "--conf", str(conf))
     assert rc == 0, out
     env.create("controllers", controller="bgp1", type="bgp", node="node1", asn=65000,
@@ -76,10 +44,6 @@ def lab(make_lab, tmp_path_factory):
     env.svc.apply({})
     env.workdir = tmp_path_factory.mktemp("ifupdown2")  # its interfaces file and state
     return env
-
-
-def frr_dir(lab) -> Path:
-    return Path(os.environ["SDN_LAB_DIR"]) / lab.name / "node1" / "frr"
 
 
 def agent(lab) -> tuple[int, dict]:
@@ -102,7 +66,7 @@ def agent(lab) -> tuple[int, dict]:
 
 
 def established(lab) -> bool:
-    d = str(frr_dir(lab))
+    d = str(frr_dir(lab, "node1"))
     out = lab.run("node1", "vtysh", "--vty_socket", d, "-c", "show bgp summary json").stdout
     peers = json.loads(out or "{}").get("ipv4Unicast", {}).get("peers", {})
     return peers.get("192.0.2.254", {}).get("state") == "Established"
@@ -114,7 +78,7 @@ def test_ifreload_then_frr_reload(lab):
     assert "iface vxv1" in (lab.workdir / "interfaces").read_text()
     links = lab.links("node1")
     assert links["vxlan_vxv1"]["master"] == "vxv1"  # ifupdown2 made the vnet
-    assert {"zebra", "bgpd"} <= {p.stem for p in frr_dir(lab).glob("*.pid")}
+    assert {"zebra", "bgpd"} <= {p.stem for p in frr_dir(lab, "node1").glob("*.pid")}
     eventually(lambda: established(lab), "node1's eBGP session, loaded after ifreload")
 
 
@@ -122,7 +86,7 @@ def test_a_refused_frr_reload_puts_the_previous_interfaces_back(lab):
     rc, record = agent(lab)
     assert rc == 0, record["agent_output"]
     before = (lab.workdir / "interfaces").read_text()
-    local = frr_dir(lab).parent / "frr.conf.local"
+    local = frr_dir(lab, "node1").parent / "frr.conf.local"
     local.write_text("router bgp 65000\n bgp no-such-command\nexit\n")
     lab.create("vnets", vnet="vxv2", zone="vx", tag=301)
     lab.svc.apply({})

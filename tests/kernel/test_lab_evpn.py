@@ -19,15 +19,17 @@ in file order with few applies. FRR 8.4 (Debian 12) caveats the tests meet are i
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from prerequisites import require
+
+from . import frrlab
+from .frrlab import FRR_NEEDS, OUTSIDE_EBGP, frr_dir, pvesh, vtysh
 
 pytestmark = [pytest.mark.uml, pytest.mark.services, pytest.mark.slow]
 
@@ -50,22 +52,14 @@ ZONE_OPTIONS = (
 DHCP_RANGES = {"myvnet1": "10.0.1.200", "myvnet2": "10.0.2.200"}
 CONVERGE = 90.0  # BGP EVPN in UML takes several seconds on its one CPU, more on a loaded machine
 
-# The outside host as a router of its own: an eBGP peer of a BGP controller on node1 ...
-EBGP_ROUTER = """frr defaults datacenter
-hostname outside
-!
-router bgp 65100
- bgp router-id 192.0.2.254
- no bgp default ipv4-unicast
- neighbor 192.0.2.1 remote-as 65000
- neighbor 192.0.2.1 timers connect 2
- !
- address-family ipv4 unicast
-  neighbor 192.0.2.1 activate
- exit-address-family
-exit
-!
-"""
+
+def eventually(check, what: str, explain=None):
+    """``frrlab.eventually`` with this module's convergence bound."""
+    return frrlab.eventually(check, what, CONVERGE, explain)
+
+
+# The outside host as a router of its own: an eBGP peer of a BGP controller on node1
+# (frrlab.OUTSIDE_EBGP) ...
 # ... or the border of another EVPN network ("another data centre"): its VRF vrf_dc2 with the
 # same L3VNI (10000) and the subnet 10.0.9.0/24, exporting its routes with route target
 # 65000:99 (not the zone's own 65000:10000), importing the zone's by the automatic one
@@ -121,40 +115,6 @@ DC2_LINKS = (
 )
 
 
-def unavailable(reason: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(reason)
-    pytest.skip(reason)
-
-
-def eventually(check, what: str, timeout: float = CONVERGE, explain=None):
-    """``check()`` once it is true; else fail after ``timeout``, with ``explain()``'s diagnosis."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(
-                f"{what}: not reached after {timeout:g} s" + (f"\n{explain()}" if explain else "")
-            )
-        time.sleep(0.5)
-
-
-def frr_dir(lab, member: str) -> str:
-    return str(Path(os.environ["SDN_LAB_DIR"]) / lab.name / member / "frr")
-
-
-def vtysh(lab, member: str, command: str) -> str:
-    d = frr_dir(lab, member)
-    return lab.run(member, "vtysh", "--vty_socket", d, "--config_dir", d, "-c", command).stdout
-
-
-def pvesh(lab, *argv: str) -> None:
-    rc, out = lab.sdn("pvesh", *argv)
-    assert rc == 0, out
-
-
 def routes(lab, member: str, *where: str) -> list[dict[str, Any]]:
     """``ip -j route show ...`` of a lab member: what its kernel forwards by."""
     return json.loads(lab.run(member, "ip", "-j", "route", "show", *where).stdout or "[]")
@@ -177,14 +137,8 @@ def gateways(route: dict[str, Any] | None) -> set[str]:
 
 @pytest.fixture(scope="module")
 def evpn(make_lab):
-    from sdnkit.lab.probe import missing
 
-    if shutil.which("vtysh") is None or not Path("/usr/lib/frr/zebra").exists():
-        unavailable("FRR is not installed (apt install frr frr-pythontools)")
-    if shutil.which("tcpdump") is None or shutil.which("busybox") is None:
-        unavailable("tcpdump or busybox is not installed (make install)")
-    if refused := missing(["vrf"]).get("vrf"):
-        unavailable(f"this kernel has no VRF ({refused}); run it inside UML (make test-uml)")
+    require(*FRR_NEEDS, "tcpdump", "busybox", "kernel:vrf")
     lab = make_lab(nodes=3)
     pvesh(lab, "create", "/cluster/sdn/controllers", "-controller", "myevpnctl", "-type", "evpn",
           "-asn", "65000", "-peers", PEERS)  # fmt: skip
@@ -252,7 +206,7 @@ def configure(
 def outside_router(lab, conf: str, tmp_path: Path) -> None:
     """The outside host's FRR, started afresh with ``conf`` when it runs another one (a reload
     from one router to another, another ASN and a VRF, is not what these tests are about)."""
-    running = Path(frr_dir(lab, "outside"), "frr.conf")
+    running = frr_dir(lab, "outside") / "frr.conf"
     if running.is_file() and running.read_text() == conf:
         return
     assert lab.lab("router", "stop")[0] == 0
@@ -409,7 +363,7 @@ def test_arp_is_answered_on_the_node_unless_suppression_is_disabled(evpn):
 
 def test_bgp_controller_announces_the_zone_subnets_to_an_external_router(evpn, tmp_path):
     configure(evpn)
-    outside_router(evpn, EBGP_ROUTER, tmp_path)
+    outside_router(evpn, OUTSIDE_EBGP, tmp_path)
     assert not evpn.ping("vm4", OUTSIDE)  # no SNAT, no route back yet
     configure(evpn, bgp=True)
 

@@ -16,13 +16,14 @@ link (and restores it).
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import time
-from pathlib import Path
 from typing import Any
 
 import pytest
+
+from prerequisites import require
+
+from . import frrlab
+from .frrlab import FRR_NEEDS, pvesh, vtysh
 
 pytestmark = [pytest.mark.uml, pytest.mark.services, pytest.mark.slow]
 
@@ -43,26 +44,9 @@ GUESTS = (
 CONVERGE = 120.0  # OpenFabric's first full synchronisation takes ~30 s in UML
 
 
-def unavailable(reason: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(reason)
-    pytest.skip(reason)
-
-
-def eventually(check, what: str, timeout: float = CONVERGE):
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not reached after {timeout:g} s")
-        time.sleep(0.5)
-
-
-def pvesh(lab, *argv: str) -> None:
-    rc, out = lab.sdn("pvesh", *argv)
-    assert rc == 0, out
+def eventually(check, what: str):
+    """``frrlab.eventually`` with this module's convergence bound."""
+    return frrlab.eventually(check, what, CONVERGE)
 
 
 def chain(lab, prefix: str) -> dict[str, list[str]]:
@@ -81,12 +65,8 @@ def chain(lab, prefix: str) -> dict[str, list[str]]:
 
 @pytest.fixture(scope="module")
 def fab(make_lab):
-    from sdnkit.lab.probe import missing
 
-    if shutil.which("vtysh") is None or not Path("/usr/lib/frr/zebra").exists():
-        unavailable("FRR is not installed (apt install frr frr-pythontools)")
-    if refused := missing(["vrf", "dummy"]):
-        unavailable(f"this kernel lacks {', '.join(sorted(refused))}; run it inside UML (make test-uml)")
+    require(*FRR_NEEDS, "kernel:vrf", "kernel:dummy")
     lab = make_lab(nodes=3)
     for fabric, (proto, prefix, net, extra) in FABRICS.items():
         ends = chain(lab, prefix)
@@ -178,13 +158,9 @@ def test_traffic_stops_when_the_fabric_link_goes_and_comes_back_with_it(fab):
 
 
 def evpn_peers(lab, node: str) -> dict[str, str]:
-    out = lab.run(node, "vtysh", "--vty_socket", frr_dir(lab, node), "-c", "show bgp l2vpn evpn summary json")
-    peers = json.loads(out.stdout or "{}").get("peers", {})
+    out = vtysh(lab, node, "show bgp l2vpn evpn summary json")
+    peers = json.loads(out or "{}").get("peers", {})
     return {ip: p.get("state") for ip, p in peers.items()}
-
-
-def frr_dir(lab, member: str) -> str:
-    return str(Path(os.environ["SDN_LAB_DIR"]) / lab.name / member / "frr")
 
 
 def test_the_evpn_controller_over_the_fabric_routes_guest_traffic(fab):

@@ -13,13 +13,14 @@ only read it.
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
-import time
-from pathlib import Path
 
 import pytest
+
+from prerequisites import require
+
+from . import frrlab
+from .frrlab import FRR_NEEDS, pvesh, vtysh
 
 pytestmark = [pytest.mark.uml, pytest.mark.services, pytest.mark.slow]
 
@@ -28,41 +29,15 @@ LOOPBACKS = {"node1": "10.255.2.1", "node2": "10.255.2.2", "node3": "10.255.2.3"
 CONVERGE = 120.0
 
 
-def unavailable(reason: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(reason)
-    pytest.skip(reason)
-
-
-def eventually(check, what: str, timeout: float = CONVERGE):
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not reached after {timeout:g} s")
-        time.sleep(0.5)
-
-
-def pvesh(lab, *argv: str) -> None:
-    rc, out = lab.sdn("pvesh", *argv)
-    assert rc == 0, out
-
-
-def vtysh(lab, node: str, command: str) -> str:
-    d = str(Path(os.environ["SDN_LAB_DIR"]) / lab.name / node / "frr")
-    return lab.run(node, "vtysh", "--vty_socket", d, "-c", command).stdout
+def eventually(check, what: str):
+    """``frrlab.eventually`` with this module's convergence bound."""
+    return frrlab.eventually(check, what, CONVERGE)
 
 
 @pytest.fixture(scope="module")
 def isis(make_lab):
-    from sdnkit.lab.probe import missing
 
-    if shutil.which("vtysh") is None or not Path("/usr/lib/frr/zebra").exists():
-        unavailable("FRR is not installed (apt install frr frr-pythontools)")
-    if refused := missing(["vrf", "dummy"]):
-        unavailable(f"this kernel lacks {', '.join(sorted(refused))}; run it inside UML (make test-uml)")
+    require(*FRR_NEEDS, "kernel:vrf", "kernel:dummy")
     lab = make_lab(nodes=3)
     for i, (node, ip) in enumerate(LOOPBACKS.items(), start=1):
         lab.run(node, "ip", "-batch", "-", input=(

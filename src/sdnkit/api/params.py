@@ -68,13 +68,17 @@ class Param:
         if isinstance(fmt, Boolean):
             # PVE clients send 0/1; JSON clients true/false
             return {"oneOf": [{"type": "boolean"}, {"type": "integer", "enum": [0, 1]}]}
+        if self.array:  # a repeated scalar (``ip=...&ip=...``, or a JSON list of them)
+            return {"type": "array", "items": item}
         return item
 
     def parse_value(self, values: list[Any]) -> Any:
         if self.array:
             flat = [v for value in values for v in (value if isinstance(value, list) else [value])]
-            if self.format is not None:
+            if isinstance(self.format, ArrayOf):
                 return self.format.parse(flat)
+            if self.format is not None:  # a repeated scalar: each element is one value
+                return [self.format.parse(v) for v in flat]
             return flat
         if len(values) != 1:
             raise ValueError(f"given {len(values)} times; only one value is allowed")
