@@ -46,7 +46,7 @@ test-host: install
 # CI, a failure in CI
 test-uml: install
 	@echo "test-uml: random order, seed $(SEED) (replay: make test-uml SEED=$(SEED))"
-	@rc=0; $(PY) -m sdnkit.lab.uml run --timeout 900 --env "CI=$${CI:-}" -- \
+	@rc=0; $(PY) -m sdnkit.lab.uml run --timeout 2400 --env "CI=$${CI:-}" -- \
 		$(abspath $(VENV))/bin/pytest -q tests -m uml -p no:cacheprovider $(ORDER) || rc=$$?; \
 	if [ $$rc -eq 77 ]; then \
 		case "$$(echo "$${CI:-}" | tr A-Z a-z)" in \
@@ -64,6 +64,7 @@ bench: install
 	$(PY) bench/apply.py
 	$(PY) bench/ipam.py
 	$(PY) bench/store.py
+	$(PY) bench/evpn.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info src/*.egg-info

@@ -32,6 +32,8 @@ import pytest
 from sdnkit.errors import NotSupportedError
 from sdnkit.lab.etcd import EtcdCluster, etcd_binary
 from sdnkit.store import Store, open_store
+from sdnkit.store.etcd import EtcdStore
+from sdnkit.store.etcd_client import EtcdSettings, parse_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # prerequisites.py, fakes/ beside the tests
 
@@ -187,5 +189,27 @@ def store_spec(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def store(store_spec: str) -> Store:
-    return open_store(store_spec)
+def store(store_spec: str) -> Iterator[Store]:
+    store = open_store(store_spec)
+    try:
+        yield store
+    finally:
+        store.close()  # its connections and lock lease (etcd); open_store then opens a new one
+
+
+@pytest.fixture
+def make_etcd_store() -> Iterator[Callable[[str | EtcdSettings], EtcdStore]]:
+    """``make_etcd_store(url_or_settings)``: an ``EtcdStore`` with connections of its own, as
+    another process would have (``open_store`` shares one per URL); all closed after the test."""
+    opened: list[EtcdStore] = []
+
+    def make(spec: str | EtcdSettings) -> EtcdStore:
+        store = EtcdStore(parse_url(spec) if isinstance(spec, str) else spec)
+        opened.append(store)
+        return store
+
+    try:
+        yield make
+    finally:
+        for store in opened:
+            store.close()

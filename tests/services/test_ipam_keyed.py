@@ -13,6 +13,7 @@ import sys
 import textwrap
 import threading
 import time
+from collections.abc import Callable
 
 import pytest
 
@@ -24,6 +25,9 @@ from sdnkit.lab.etcd import EtcdCluster
 from sdnkit.store.etcd import EtcdStore
 from sdnkit.store.etcd_client import parse_url
 
+OpenIpam = Callable[[str], tuple[KeyedStorage, PveIpam]]
+Entries = Callable[[str], dict[str, dict]]
+
 pytestmark = pytest.mark.services
 
 ip = ipaddress.ip_address
@@ -31,15 +35,27 @@ NET16 = Subnet(id="z1-10.20.0.0-16", vnet="v1", zone="z1", cidr="10.20.0.0/16", 
 NET6 = Subnet(id="z1-fd00--64", vnet="v1", zone="z1", cidr="fd00::/64", gateway=ip("fd00::1"))
 
 
-def open_ipam(url: str) -> tuple[KeyedStorage, PveIpam]:
-    storage = KeyedStorage(EtcdStore(parse_url(url)))  # its own connection: another process, as it were
-    return storage, PveIpam("pve", storage)
+@pytest.fixture
+def open_ipam(make_etcd_store: Callable[..., EtcdStore]) -> OpenIpam:
+    """The built-in IPAM on a store of its own: its own connections, as another process's."""
+
+    def open_(url: str) -> tuple[KeyedStorage, PveIpam]:
+        storage = KeyedStorage(make_etcd_store(url))
+        return storage, PveIpam("pve", storage)
+
+    return open_
 
 
-def entries(url: str) -> dict[str, dict[str, object]]:
-    storage, _ = open_ipam(url)
-    doc = storage.run(lambda txn: txn.state.to_json())
-    return doc["zones"].get("z1", {}).get("subnets", {}).get(NET16.cidr, {}).get("ips", {})
+@pytest.fixture
+def entries(open_ipam: OpenIpam) -> Entries:
+    """The addresses of NET16 as a fresh reader sees them."""
+
+    def read(url: str) -> dict[str, dict[str, object]]:
+        storage, _ = open_ipam(url)
+        doc = storage.run(lambda txn: txn.state.to_json())
+        return doc["zones"].get("z1", {}).get("subnets", {}).get(NET16.cidr, {}).get("ips", {})
+
+    return read
 
 
 def etcd_values(cluster: EtcdCluster, prefix: str) -> dict[str, bytes]:
@@ -51,7 +67,9 @@ def etcd_values(cluster: EtcdCluster, prefix: str) -> dict[str, bytes]:
     return {base64.b64decode(kv["key"]).decode(): base64.b64decode(kv.get("value", "")) for kv in kvs}
 
 
-def test_one_small_document_per_address(etcd_single: EtcdCluster, etcd_url: str) -> None:
+def test_one_small_document_per_address(
+    etcd_single: EtcdCluster, etcd_url: str, open_ipam: OpenIpam, entries: Entries
+) -> None:
     _storage, pve = open_ipam(etcd_url)
     got = [pve.next_free_ip(NET16, IpEntry(mac=f"02:00:00:00:00:{i:02x}", vmid="100")) for i in range(50)]
     v6 = pve.next_free_ip(NET6, IpEntry(mac="02:00:00:00:00:01", hostname="web"))
@@ -63,7 +81,9 @@ def test_one_small_document_per_address(etcd_single: EtcdCluster, etcd_url: str)
     assert entries(etcd_url)[str(got[3])] == {"mac": "02:00:00:00:00:03", "vmid": "100"}
 
 
-def test_two_writers_see_each_other_and_catch_up(etcd_url: str) -> None:
+def test_two_writers_see_each_other_and_catch_up(
+    etcd_url: str, open_ipam: OpenIpam, entries: Entries
+) -> None:
     s1, p1 = open_ipam(etcd_url)
     _s2, p2 = open_ipam(etcd_url)
     got = []
@@ -80,7 +100,9 @@ def test_two_writers_see_each_other_and_catch_up(etcd_url: str) -> None:
     assert json.loads(s1._store.read(SEQUENCE).data)["n"] >= len(got)  # type: ignore[union-attr]
 
 
-def test_concurrent_threads_and_storages_lose_nothing(etcd_url: str) -> None:
+def test_concurrent_threads_and_storages_lose_nothing(
+    etcd_url: str, open_ipam: OpenIpam, entries: Entries
+) -> None:
     pairs = [open_ipam(etcd_url) for _ in range(2)]
     got: list[object] = []
     errors: list[BaseException] = []
@@ -103,7 +125,7 @@ def test_concurrent_threads_and_storages_lose_nothing(etcd_url: str) -> None:
     assert len(entries(etcd_url)) == 200
 
 
-def test_a_failed_transaction_leaves_nothing(etcd_url: str) -> None:
+def test_a_failed_transaction_leaves_nothing(etcd_url: str, open_ipam: OpenIpam, entries: Entries) -> None:
     storage, pve = open_ipam(etcd_url)
     pve.add_subnet(NET16)
 
@@ -150,7 +172,7 @@ CHILD = textwrap.dedent(
 
 
 @pytest.mark.slow
-def test_kill_9_never_loses_or_duplicates_an_acknowledged_allocation(etcd_url: str) -> None:
+def test_kill_9_never_loses_or_duplicates_an_acknowledged_allocation(etcd_url: str, entries: Entries) -> None:
     rng = random.Random(4243)
     acknowledged: dict[str, str] = {}  # ip -> mac, as the killed writers reported them
     for round_ in range(6):
@@ -162,12 +184,14 @@ def test_kill_9_never_loses_or_duplicates_an_acknowledged_allocation(etcd_url: s
             )
             for k in range(2)
         ]
-        for child in children:
-            assert child.stdout is not None
-            assert child.stdout.readline().strip() == "ready"
-        time.sleep(rng.uniform(0.2, 0.8))
-        for child in children:
-            child.send_signal(signal.SIGKILL)
+        try:
+            for child in children:
+                assert child.stdout is not None
+                assert child.stdout.readline().strip() == "ready"
+            time.sleep(rng.uniform(0.2, 0.8))
+        finally:
+            for child in children:
+                child.send_signal(signal.SIGKILL)
         for child in children:
             out, _ = child.communicate()
             for line in out.splitlines():

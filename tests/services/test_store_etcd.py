@@ -67,7 +67,7 @@ def _vnets(count: int, changed: int | None = None) -> bytes:
 
 
 def test_a_small_edit_of_a_big_document_writes_one_small_chunk(
-    etcd_single: EtcdCluster, etcd_url: str
+    etcd_single: EtcdCluster, etcd_url: str, make_etcd_store: Callable[..., EtcdStore]
 ) -> None:
     url = etcd_url
     prefix = parse_url(url).prefix
@@ -89,13 +89,15 @@ def test_a_small_edit_of_a_big_document_writes_one_small_chunk(
     everything = keys_and_sizes(etcd_single, prefix)
     assert max(everything.values()) <= MAX_CHUNK  # no value grows with the document
     # a reader elsewhere gets the new document byte for byte
-    assert EtcdStore(parse_url(url)).read("vnets.cfg").data == _vnets(1000, changed=500)  # type: ignore[union-attr]
+    assert make_etcd_store(url).read("vnets.cfg").data == _vnets(1000, changed=500)  # type: ignore[union-attr]
 
 
-def test_sweep_deletes_only_unreferenced_chunks(etcd_single: EtcdCluster, etcd_url: str) -> None:
+def test_sweep_deletes_only_unreferenced_chunks(
+    etcd_single: EtcdCluster, etcd_url: str, make_etcd_store: Callable[..., EtcdStore]
+) -> None:
     url = etcd_url
     prefix = parse_url(url).prefix
-    store = EtcdStore(parse_url(url))
+    store = make_etcd_store(url)
     other = _vnets(700).replace(b"vnet: vn", b"vnet: vb")  # no chunk in common with a.cfg
     store.commit({"a.cfg": _vnets(600), "b.cfg": other})
     store.commit({"a.cfg": _vnets(600, changed=3)})
@@ -103,7 +105,7 @@ def test_sweep_deletes_only_unreferenced_chunks(etcd_single: EtcdCluster, etcd_u
     store.commit({"b.cfg": None})
     assert store.sweep() >= 1
     left = set(keys_and_sizes(etcd_single, prefix + "blob/"))
-    again = EtcdStore(parse_url(url))  # a cold reader: every chunk it needs is still there
+    again = make_etcd_store(url)  # a cold reader: every chunk it needs is still there
     assert again.read("a.cfg").data == _vnets(600, changed=3)  # type: ignore[union-attr]
     assert again.read("b.cfg") is None
     assert store.sweep() == 0
@@ -119,6 +121,19 @@ def test_documents_of_two_prefixes_stay_apart(new_etcd_url: Callable[[], str]) -
     assert two.read("zones.cfg") is None and list(two.names()) == []
     with one.lock("sdn"), two.lock("sdn", timeout=1):  # locks are per prefix too
         pass
+
+
+def test_open_store_shares_one_store_per_url_until_it_is_closed(etcd_url: str) -> None:
+    one = open_store(etcd_url)
+    assert open_store(etcd_url) is one  # one set of connections and one lock lease per process
+    one.close()
+    two = open_store(etcd_url)  # a closed store is never handed out again
+    try:
+        assert two is not one
+        two.commit({"a": b"1"})
+        assert two.read("a").data == b"1"  # type: ignore[union-attr]
+    finally:
+        two.close()
 
 
 def test_expect_revision_of_another_store_never_matches(etcd_url: str) -> None:
@@ -177,27 +192,30 @@ with open_store(sys.argv[1]).lock("sdn"):
 """
 
 
-def test_a_killed_holder_frees_the_lock_after_the_lease_ttl(etcd_url: str) -> None:
+def test_a_killed_holder_frees_the_lock_after_the_lease_ttl(
+    etcd_url: str, make_etcd_store: Callable[..., EtcdStore]
+) -> None:
     url = etcd_url + "?lock-ttl=3"
-    holder = subprocess.Popen([sys.executable, "-c", _HOLDER, url], stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
-        store = EtcdStore(parse_url(url))
-        with pytest.raises(LockError, match="cannot acquire the sdn lock"), store.lock("sdn", timeout=1):
-            pass
-        os.kill(holder.pid, signal.SIGKILL)
-        holder.wait()
-        with store.lock("sdn", timeout=3 + 5):  # within the TTL (3 s) and some slack
-            pass
-        store.close()
-    finally:
-        if holder.poll() is None:
-            holder.kill()
+    store = make_etcd_store(url)
+    argv = [sys.executable, "-c", _HOLDER, url]
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, text=True) as holder:
+        try:
+            assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+            with pytest.raises(LockError, match="cannot acquire the sdn lock"), store.lock("sdn", timeout=1):
+                pass
+            os.kill(holder.pid, signal.SIGKILL)
             holder.wait()
+            with store.lock("sdn", timeout=3 + 5):  # within the TTL (3 s) and some slack
+                pass
+        finally:
+            if holder.poll() is None:
+                holder.kill()
 
 
-def test_a_holder_that_lost_its_lease_cannot_commit(etcd_url: str) -> None:
-    store = EtcdStore(parse_url(etcd_url + "?lock-ttl=2"))
+def test_a_holder_that_lost_its_lease_cannot_commit(
+    etcd_url: str, make_etcd_store: Callable[..., EtcdStore]
+) -> None:
+    store = make_etcd_store(etcd_url + "?lock-ttl=2")
     take = "import sys; from sdnkit.store import open_store\n"
     take += "with open_store(sys.argv[1]).lock('sdn', 10): pass"
     with store.lock("sdn"):
@@ -209,7 +227,6 @@ def test_a_holder_that_lost_its_lease_cannot_commit(etcd_url: str) -> None:
         with pytest.raises(LockError, match='"sdn" lock was lost'):
             store.commit({"a": b"2"})
     assert store.read("a").data == b"1"  # type: ignore[union-attr]
-    store.close()
 
 
 # -- a cluster losing members while commits stream in ---------------------------------------------
@@ -237,10 +254,10 @@ def _append(store: EtcdStore, marker: str) -> None:
 
 @pytest.mark.slow
 def test_member_stopped_and_leader_killed_during_commits_lose_and_duplicate_nothing(
-    cluster3: EtcdCluster,
+    cluster3: EtcdCluster, make_etcd_store: Callable[..., EtcdStore]
 ) -> None:
     url = cluster3.url("/st/failover")
-    stores = [EtcdStore(parse_url(url)) for _ in range(3)]
+    stores = [make_etcd_store(url) for _ in range(3)]
     done: list[str] = []
     errors: list[BaseException] = []
     stop = threading.Event()
@@ -289,24 +306,23 @@ def test_member_stopped_and_leader_killed_during_commits_lose_and_duplicate_noth
     assert len(final) == len(set(final))
     assert watch.wait(0)  # the watch saw the stream across both failures
     watch.close()
-    for s in stores:
-        s.close()
 
 
-def test_a_watch_survives_the_member_it_listens_to(cluster3: EtcdCluster) -> None:
+def test_a_watch_survives_the_member_it_listens_to(
+    cluster3: EtcdCluster, make_etcd_store: Callable[..., EtcdStore]
+) -> None:
     url = cluster3.url("/st/watch")
-    store = EtcdStore(parse_url(url))
+    store = make_etcd_store(url)
     with store.watch(["nodes/"]) as watch:
         time.sleep(0.2)  # the stream is open
         listening = watch._stream.endpoint if watch._stream is not None else None
         assert listening is not None
         cluster3.kill(next(m.name for m in cluster3.members if m.client_url == listening))
-        writer = EtcdStore(parse_url(url))
+        writer = make_etcd_store(url)
         writer.commit({"zones.cfg": b""})
         assert not watch.wait(0.5)  # another prefix: no wake-up
         writer.commit({"nodes/n1": b"up"})
         assert watch.wait(20)  # the watch moved to another member and saw it
-    store.close()
 
 
 # -- TLS and users ----------------------------------------------------------------------------
@@ -378,7 +394,9 @@ def _certificates(d: Path) -> dict[str, Path]:
     return {p.stem: p for p in d.glob("*.pem")} | {f"{p.stem}.key": p for p in d.glob("*.key")}
 
 
-def test_tls_with_client_certificates(tmp_path: Path, make_etcd_cluster: Callable[..., EtcdCluster]) -> None:
+def test_tls_with_client_certificates(
+    tmp_path: Path, make_etcd_cluster: Callable[..., EtcdCluster], make_etcd_store: Callable[..., EtcdStore]
+) -> None:
     if shutil.which("openssl") is None:
         pytest.fail("openssl is missing (make install)") if os.environ.get("CI") else pytest.skip(
             "no openssl"
@@ -389,26 +407,27 @@ def test_tls_with_client_certificates(tmp_path: Path, make_etcd_cluster: Callabl
     url = cluster.url("/st/tls")
     assert url.startswith("etcds://")
     good = f"{url}?cacert={files['ca']}&cert={files['client']}&key={files['client.key']}"
-    store = EtcdStore(parse_url(good))
+    store = make_etcd_store(good)
     store.commit({"zones.cfg": b"simple: z\n\n"})
     assert store.read("zones.cfg").data == b"simple: z\n\n"  # type: ignore[union-attr]
     with store.lock("sdn"):
         pass
-    store.close()
     rogue = f"{url}?cacert={files['ca']}&cert={files['rogue']}&key={files['rogue.key']}"
     with pytest.raises(StoreError):  # a client certificate of a CA etcd does not trust
-        EtcdStore(_quick(parse_url(rogue))).read("zones.cfg")
+        make_etcd_store(_quick(parse_url(rogue))).read("zones.cfg")
     with pytest.raises(StoreError):  # no client certificate
-        EtcdStore(_quick(parse_url(f"{url}?cacert={files['ca']}"))).read("zones.cfg")
+        make_etcd_store(_quick(parse_url(f"{url}?cacert={files['ca']}"))).read("zones.cfg")
     with pytest.raises(StoreError):  # without the CA the server is not trusted
-        EtcdStore(_quick(parse_url(f"{url}?cert={files['client']}&key={files['client.key']}"))).read("x")
+        make_etcd_store(_quick(parse_url(f"{url}?cert={files['client']}&key={files['client.key']}"))).read("x")
 
 
 def _quick(settings: EtcdSettings) -> EtcdSettings:
     return replace(settings, retry_for=1.0, timeout=1.0)
 
 
-def test_user_and_password(tmp_path: Path, make_etcd_cluster: Callable[..., EtcdCluster]) -> None:
+def test_user_and_password(
+    tmp_path: Path, make_etcd_cluster: Callable[..., EtcdCluster], make_etcd_store: Callable[..., EtcdStore]
+) -> None:
     cluster = make_etcd_cluster(("stauth",))
     etcdctl(cluster, "user", "add", "root:st-root-pw")
     etcdctl(cluster, "user", "add", "sdn:st-sdn-pw")
@@ -418,19 +437,19 @@ def test_user_and_password(tmp_path: Path, make_etcd_cluster: Callable[..., Etcd
     etcdctl(cluster, "auth", "enable")
     pw = tmp_path / "pw"
     pw.write_text("st-sdn-pw\n")
-    store = EtcdStore(parse_url(cluster.url(f"/st/auth?user=sdn&password-file={pw}"), env={}))
+    store = make_etcd_store(parse_url(cluster.url(f"/st/auth?user=sdn&password-file={pw}"), env={}))
     store.commit({"zones.cfg": b"x"})
     assert store.read("zones.cfg").data == b"x"  # type: ignore[union-attr]
     with store.lock("sdn"):
         pass
     got = etcdctl(cluster, "--user", "root:st-root-pw", "get", "--prefix", "/st/auth/doc/", "--keys-only")
     assert "/st/auth/doc/zones.cfg" in got
-    outside = EtcdStore(
+    outside = make_etcd_store(
         _quick(parse_url(cluster.url("/elsewhere?user=sdn"), env={"SDN_ETCD_PASSWORD": "st-sdn-pw"}))
     )
     with pytest.raises(StoreError, match="permission denied"):
         outside.commit({"zones.cfg": b"x"})
-    wrong = EtcdStore(_quick(parse_url(cluster.url("/st/auth?user=sdn"), env={"SDN_ETCD_PASSWORD": "nope"})))
+    wrong_password = {"SDN_ETCD_PASSWORD": "nope"}
+    wrong = make_etcd_store(_quick(parse_url(cluster.url("/st/auth?user=sdn"), env=wrong_password)))
     with pytest.raises(StoreError, match="authentication failed"):
         wrong.read("zones.cfg")
-    store.close()

@@ -82,15 +82,14 @@ def test_secrets_are_private_files_in_a_directory_store(tmp_path: Path) -> None:
     assert (tmp_path / "access" / "user.cfg").stat().st_mode & 0o777 == 0o640  # no secret in it
 
 
-def test_every_api_server_of_a_cluster_accepts_the_same_credentials(store_spec: str) -> None:
-    from sdnkit.store.etcd import EtcdStore
+def test_every_api_server_of_a_cluster_accepts_the_same_credentials(
+    store_spec: str, request: pytest.FixtureRequest
+) -> None:
     from sdnkit.store.local import LocalStore
 
     def node() -> Authenticator:  # its own store object, as another node's API server has
         if store_spec.startswith("etcd"):
-            from sdnkit.store.etcd_client import parse_url
-
-            return Authenticator(AccessStore(EtcdStore(parse_url(store_spec))))
+            return Authenticator(AccessStore(request.getfixturevalue("make_etcd_store")(store_spec)))
         return Authenticator(AccessStore(LocalStore(store_spec)))
 
     one, two = node(), node()

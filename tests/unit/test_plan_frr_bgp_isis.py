@@ -139,3 +139,28 @@ def test_isis_loopback_is_the_evpn_underlay() -> None:
         " neighbor 10.99.0.2 peer-group VTEP" in router
         and " neighbor 10.99.0.1 peer-group VTEP" not in router
     )
+
+
+def exit_zone(**zone: object) -> object:
+    """node n1's BGP controller (eBGP to an outside router) and an EVPN zone with exit node ``n1``."""
+    return config(
+        zones={"z1": {"type": "evpn", "controller": "ctl", "vrf-vxlan": 10000, "exitnodes": "n1", **zone}},
+        vnets={"v1": {"type": "vnet", "zone": "z1", "tag": 11000}},
+        subnets={"z1-10.0.0.0-24": {"type": "subnet", "vnet": "v1", "gateway": "10.0.0.1"}},
+        controllers={
+            "ctl": {"type": "evpn", "asn": 65000, "peers": "192.0.2.1,192.0.2.2"},
+            "n1bgp": {"type": "bgp", "asn": 65000, "node": "n1", "peers": "192.0.2.254", "ebgp": 1},
+        },
+    )
+
+
+def test_an_exit_node_is_the_next_hop_of_the_guest_routes_it_announces() -> None:
+    # the leaked host routes' next hops are other nodes' VTEPs, on the external router's subnet:
+    # without next-hop-self it would be told to send there (third-party next hop)
+    af = block(frr_of(exit_zone()), "router bgp 65000")
+    assert "  neighbor BGP next-hop-self" in af and "  import vrf vrf_z1" in af
+    # local routing: the VRF is not leaked, the routes go out as the node's own (static) routes
+    af = block(frr_of(exit_zone(**{"exitnodes-local-routing": 1})), "router bgp 65000")
+    assert "  neighbor BGP next-hop-self" not in af and "  import vrf vrf_z1" not in af
+    # not an exit node: nothing leaked, as upstream
+    assert "next-hop-self" not in frr_of(exit_zone(exitnodes="n2"))

@@ -182,6 +182,37 @@ def test_secondary_exit_node_announces_its_default_route_with_a_worse_metric() -
     assert "route-map MAP_VTEP_IN deny 1" in frr_of(exit_config(**{"exitnodes-primary": "n1"}))
 
 
+def evpn_af(frr: str) -> list[str]:
+    lines = block(frr, "router bgp 65000 vrf vrf_z1")
+    return lines[lines.index(" address-family l2vpn evpn") + 1 : -1]
+
+
+def test_frr_before_9_filters_other_exit_nodes_default_routes_by_route_type() -> None:
+    # FRR 8 never matches a type-5 route against a prefix list: the route type is all it can match
+    frr = frr_of(exit_config(), frr_version="8.4.4")
+    assert block(frr, "route-map MAP_VTEP_IN deny 1") == [" match evpn route-type prefix"]
+    assert "only_default" not in frr
+    assert "route-map MAP_VTEP_IN deny 1" in frr_of(exit_config(), frr_version="9.1")
+    assert "match evpn route-type" not in frr_of(exit_config(), frr_version="9.1")
+
+
+def test_frr_before_10_4_announces_no_ipv6_default_route_for_an_ipv4_only_zone() -> None:
+    # zebra before 10.4 drops a VTEP's router MAC when its only IPv6 route changes next hops,
+    # though its IPv4 routes still use it (FRR issue 16340): a zone without IPv6 subnets sends none
+    ipv4_only = config(
+        zones={"z1": {"type": "evpn", "controller": "ctl", "vrf-vxlan": 10000, "exitnodes": "n1"}},
+        vnets={"v1": {"type": "vnet", "zone": "z1", "tag": 1}},
+        subnets={"z1-10.0.0.0-24": {"type": "subnet", "vnet": "v1", "gateway": "10.0.0.1"}},
+        controllers=CTL,
+    )
+    assert evpn_af(frr_of(ipv4_only, frr_version="8.4.4")) == ["  default-originate ipv4"]
+    assert evpn_af(frr_of(ipv4_only, frr_version="10.3.1")) == ["  default-originate ipv4"]
+    both = ["  default-originate ipv4", "  default-originate ipv6"]
+    assert evpn_af(frr_of(ipv4_only, frr_version="10.4.1")) == both
+    assert evpn_af(frr_of(ipv4_only)) == both  # no version fact: PVE's output
+    assert evpn_af(frr_of(exit_config(), frr_version="8.4.4")) == both  # the zone has IPv6 subnets
+
+
 def test_entries_repeat_per_exit_zone_as_upstream() -> None:
     cfg = config(
         zones={
@@ -226,13 +257,16 @@ def test_advertise_subnets_also_on_exit_nodes() -> None:
     assert exit_node.count("  redistribute connected") == 2
 
 
-def test_route_target_imports_are_sorted() -> None:
+def test_route_target_imports_are_sorted_after_the_zones_own() -> None:
+    # FRR drops its automatic import route target once one is configured: the zone's own comes first
     frr = frr_of(evpn({"rt-import": "65003:3,65001:1,65002:2"}))
     assert [x for x in block(frr, "router bgp 65000 vrf vrf_z1") if "route-target" in x] == [
+        "  route-target import 65000:10000",
         "  route-target import 65001:1",
         "  route-target import 65002:2",
         "  route-target import 65003:3",
     ]
+    assert "route-target" not in frr_of(evpn())  # no import configured: FRR's automatic one
 
 
 def test_ipv6_underlay_router_id_from_the_mac() -> None:

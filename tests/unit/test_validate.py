@@ -186,6 +186,18 @@ def test_evpn_exitnodes_primary_must_be_an_exitnode() -> None:
     refused(cfg, 'zone "ze2"', "exitnodes-primary n3 must be one of the exitnodes (n1)")
 
 
+def test_evpn_rt_import_of_a_zone_of_this_cluster_is_refused() -> None:
+    cfg = build(zones_add="evpn: ze2\n\tcontroller ctl\n\tvrf-vxlan 10001\n\trt-import 65000:10000\n")
+    refused(cfg, 'zone "ze2"', 'rt-import 65000:10000 is the route target of zone "ze" of this cluster')
+    cfg = build(zones_add="evpn: ze2\n\tcontroller ctl\n\tvrf-vxlan 10001\n\trt-import 65000:10001\n")
+    refused(cfg, 'zone "ze2"', "rt-import 65000:10001 is the zone's own route target")
+    # another network's route target (another ASN, or a VNI no zone here has) is what it is for
+    cfg = build(
+        zones_add="evpn: ze2\n\tcontroller ctl\n\tvrf-vxlan 10001\n\trt-import 65001:10000,65000:99\n"
+    )
+    assert not [m for m in messages(cfg) if "rt-import" in m]
+
+
 def test_vxlan_needs_exactly_one_of_peers_and_fabric() -> None:
     refused(build(zones_add="vxlan: zx2\n"), 'zone "zx2"', "exactly one of peers or fabric")
     cfg = build(zones_add="vxlan: zx2\n\tpeers 192.0.2.1\n\tfabric f1\n")

@@ -38,7 +38,15 @@ from pathlib import Path
 from sdnkit.agent import facts as live_facts
 from sdnkit.agent import membership
 from sdnkit.agent import status as node_status
-from sdnkit.agent.backends import BACKENDS, REALIZE_SUBDIR, Backend, Outcome, Pass, write_atomic
+from sdnkit.agent.backends import (
+    BACKENDS,
+    REALIZE_SUBDIR,
+    Backend,
+    Outcome,
+    Pass,
+    interfaces_in,
+    write_atomic,
+)
 from sdnkit.agent.status import NodeStatus, ObjectStatus, Status
 from sdnkit.agent.vnet_firewall import FIREWALL_PREFIX, run_firewall
 from sdnkit.config.affected import changed_zones
@@ -112,10 +120,14 @@ def load_applied(opts: AgentOptions) -> RunningConfig:
 
 
 def _owned(opts: AgentOptions) -> Callable[[live_facts.Link], bool]:
-    """Which live links are sdnkit's (the reconciler's ownership record): they are not node facts."""
+    """Which live links are sdnkit's (the reconciler's ownership record, or the interfaces the
+    ifupdown2 backend's file declares): they are not node facts."""
     from sdnkit.realize.ownership import OwnershipStore
 
-    names = set(OwnershipStore(opts.state_dir / REALIZE_SUBDIR).load().owned)
+    if opts.backend is Backend.IFUPDOWN2:
+        names = interfaces_in(opts.interfaces_file)
+    else:
+        names = set(OwnershipStore(opts.state_dir / REALIZE_SUBDIR).load().owned)
     return lambda link: link["ifname"] in names
 
 

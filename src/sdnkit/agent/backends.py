@@ -139,6 +139,16 @@ def ifupdown2_backend(
     return Outcome(applied=previous, error=error)
 
 
+def interfaces_in(path: Path) -> set[str]:
+    """The interfaces the file the ifupdown2 backend wrote declares (``iface NAME ...``): the
+    links ifupdown2 made for us, which the next plan must not take for the node's own."""
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return set()
+    return {words[1] for line in text.splitlines() if len(words := line.split()) > 1 and words[0] == "iface"}
+
+
 def _ifreload(opts: AgentOptions) -> str | None:
     """Run ifreload (in the node's namespace); None when it worked, else what went wrong."""
     argv = [*(["ip", "netns", "exec", opts.netns] if opts.netns else []), *opts.ifreload]

@@ -93,6 +93,16 @@ def lab_up(args: argparse.Namespace, kernel: str) -> str:
     return store
 
 
+def reverse_routes(store: str | Path, name: str) -> None:
+    """The seed's reverse routes to the EVPN subnets, on the lab's outside host (its gateway)."""
+    from sdnkit.lab.demo import OUTSIDE_ROUTES
+
+    for net, via in OUTSIDE_ROUTES:
+        say(f"outside: ip route add {net} via {via} (the seed's reverse route to the EVPN zone)")
+        sdn("--config-dir", str(store), "lab", "exec", "--name", name, "outside", "--",
+            "ip", "route", "replace", net, "via", via)  # fmt: skip
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from sdnkit.lab import demo
     from sdnkit.lab.state import LabStore
@@ -107,8 +117,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     configure(store)
     say(f"sdn lab apply --name {args.name}: the agent runs once on every node")
     sdn("--config-dir", store, "lab", "apply", "--name", args.name)
+    reverse_routes(store, args.name)
     say("guests, plugged into their vnets as Proxmox VE plugs a NIC")
     add_guests(store, args.name)
+    demo.settle(lab.load(), say)
     checks = demo.checks()
     say(f"ping matrix: {len(checks)} pings, in parallel")
     seen = demo.run_probes(lab.load(), [c.probe for c in checks])

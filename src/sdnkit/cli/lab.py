@@ -26,6 +26,7 @@ import os
 import re
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from sdnkit.cli.output import emit, say
@@ -286,7 +287,7 @@ def cmd_router(args: argparse.Namespace) -> int:
     text = args.conf_text
     if text is None and args.conf:
         try:
-            text = sys.stdin.read() if args.conf == "-" else open(args.conf).read()  # noqa: SIM115
+            text = sys.stdin.read() if args.conf == "-" else Path(args.conf).read_text()
         except OSError as err:
             text = f"lab router: cannot read --conf {args.conf}: {err.strerror}"
             raise ConfigError(text, key="conf") from None

@@ -1,11 +1,15 @@
 """``sdn demo`` (``make run``): the seed's examples on a 3-node lab, and who reaches whom.
 
-The examples, as the seed states them, with two adaptations: IDs are cut to PVE's 8-character
-limit (``myvlanzone`` -> ``vlanzone``), and the guests of different examples get different
-addresses (QinQ 10.0.4.x, VXLAN 10.0.5.x), so that a reply in the matrix can only come from the
-guest it names. The node addresses are the lab's 192.0.2.x instead of the seed's 192.168.0.x.
+The examples, as the seed states them, with these adaptations: IDs are cut to PVE's 8-character
+limit (``myvlanzone`` -> ``vlanzone``, ``myevpnzone`` -> ``evpnzone``), and the guests of different
+examples get different addresses (QinQ 10.0.4.x, VXLAN 10.0.5.x), so that a reply in the matrix
+can only come from the guest it names. The EVPN example's vnets are ``evpnv1``/``evpnv2`` with
+10.0.11.0/24 and 10.0.12.0/24 (the seed's ``myvnet1``/``myvnet2`` with 10.0.1.0/24 and
+10.0.2.0/24 are taken by the VLAN and simple examples); everything else is the seed's, and the
+outside host gets the reverse routes the seed asks the external gateway for (via node1, an exit
+node). The node addresses are the lab's 192.0.2.x instead of the seed's 192.168.0.x.
 
-The lab runs on this kernel when it has 802.1Q, 802.1ad and VLAN filtering, and inside
+The lab runs on this kernel when it has 802.1Q, 802.1ad, VLAN filtering and VRF, and inside
 User-Mode-Linux otherwise (``--kernel auto``). It stays up afterwards for exploring.
 """
 
@@ -16,6 +20,7 @@ import json
 import os
 import shutil
 import sys
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +34,7 @@ from sdnkit.store import is_etcd_url
 
 DEMO_MARKER = ".sdnkit-demo"
 PEERS = "192.0.2.1,192.0.2.2,192.0.2.3"
+EVPN_ZONE = "evpnzone"
 
 # (collection, parameters): the seed's examples, in its order
 EXAMPLES: tuple[tuple[str, str, tuple[tuple[str, dict[str, Any]], ...]], ...] = (
@@ -54,7 +60,20 @@ EXAMPLES: tuple[tuple[str, str, tuple[tuple[str, dict[str, Any]], ...]], ...] = 
         ("zones", {"zone": "myvxzone", "type": "vxlan", "peers": PEERS}),
         ("vnets", {"vnet": "vxvnet1", "zone": "myvxzone", "tag": 100000}),
     )),
+    ("EVPN", "controller ASN 65000, exit nodes node1,node2; vnets 11000 and 12000 routed by BGP EVPN", (
+        ("controllers", {"controller": "myevpnctl", "type": "evpn", "asn": 65000, "peers": PEERS}),
+        ("zones", {"zone": EVPN_ZONE, "type": "evpn", "controller": "myevpnctl", "vrf-vxlan": 10000,
+                   "mtu": 1450, "mac": "32:F4:05:FE:6C:0A", "exitnodes": "node1,node2"}),
+        ("vnets", {"vnet": "evpnv1", "zone": EVPN_ZONE, "tag": 11000}),
+        ("subnets", {"vnet": "evpnv1", "subnet": "10.0.11.0/24", "gateway": "10.0.11.1"}),
+        ("vnets", {"vnet": "evpnv2", "zone": EVPN_ZONE, "tag": 12000}),
+        ("subnets", {"vnet": "evpnv2", "subnet": "10.0.12.0/24", "gateway": "10.0.12.1"}),
+    )),
 )  # fmt: skip
+# the seed: "add reverse routes for the 10.0.1.0/24 and 10.0.2.0/24 networks to node1 and node2
+# on your external gateway" (here the EVPN example's subnets, via node1)
+OUTSIDE_ROUTES = (("10.0.11.0/24", "192.0.2.1"), ("10.0.12.0/24", "192.0.2.1"))
+CONVERGE_TIMEOUT = 180.0  # BGP EVPN in UML: sessions, routes, host routes of every guest
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -66,6 +85,7 @@ class DemoGuest:
     gw: str | None = None
     mtu: int | None = None
     snat: bool = False  # its subnet has SNAT: it reaches `outside`
+    routed: str | None = None  # its zone routes between its vnets (EVPN) and `outside` routes back
 
     @property
     def address(self) -> str:
@@ -84,7 +104,16 @@ GUESTS = (
     DemoGuest(name="q4", node="node2", vnet="qinqv2", ip="10.0.4.104/24"),
     DemoGuest(name="x1", node="node1", vnet="vxvnet1", ip="10.0.5.100/24", mtu=1450),
     DemoGuest(name="x2", node="node3", vnet="vxvnet1", ip="10.0.5.101/24", mtu=1450),
-)
+    # the seed's vm1 (node1, first vnet) and vm2 (node2, second vnet), and one more per vnet
+    DemoGuest(name="e1", node="node1", vnet="evpnv1", ip="10.0.11.100/24", gw="10.0.11.1", mtu=1450,
+              routed=EVPN_ZONE),
+    DemoGuest(name="e2", node="node2", vnet="evpnv1", ip="10.0.11.101/24", gw="10.0.11.1", mtu=1450,
+              routed=EVPN_ZONE),
+    DemoGuest(name="e3", node="node3", vnet="evpnv2", ip="10.0.12.100/24", gw="10.0.12.1", mtu=1450,
+              routed=EVPN_ZONE),
+    DemoGuest(name="e4", node="node2", vnet="evpnv2", ip="10.0.12.101/24", gw="10.0.12.1", mtu=1450,
+              routed=EVPN_ZONE),
+)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -95,6 +124,12 @@ class Check:
     expected: bool
 
 
+def reaches(src: DemoGuest, dst: DemoGuest) -> bool:
+    """What the seed says: a vnet is one network; an EVPN zone routes between its vnets; zones
+    are apart (EVPN exit nodes drop traffic to the other zones' subnets)."""
+    return dst.vnet == src.vnet or (src.routed is not None and src.routed == dst.routed)
+
+
 def checks() -> list[Check]:
     """Every guest to every other guest, its gateway and ``outside``; plus the VXLAN MTU limits."""
     out = []
@@ -102,11 +137,11 @@ def checks() -> list[Check]:
         for dst in GUESTS:
             if dst is not src:
                 out.append(Check(src=src.name, column=dst.name, probe=Probe(src=src.name, dst=dst.address),
-                                 expected=dst.vnet == src.vnet))  # fmt: skip
+                                 expected=reaches(src, dst)))  # fmt: skip
         if src.gw:
             out.append(Check(src=src.name, column="gw", probe=Probe(src=src.name, dst=src.gw), expected=True))
         out.append(Check(src=src.name, column="out", probe=Probe(src=src.name, dst=outside_address()),
-                         expected=src.snat))  # fmt: skip
+                         expected=src.snat or src.routed is not None))  # fmt: skip
     for size, ok in ((1422, True), (1423, False)):
         probe = Probe(src="x1", dst="10.0.5.101", size=size, df=True)
         out.append(Check(src="x1", column=f"{size} bytes, don't fragment", probe=probe, expected=ok))
@@ -160,7 +195,7 @@ def choose_kernel(wanted: str, say: Callable[[str], None]) -> Kernel:
         return Kernel(wanted)
     from sdnkit.lab.probe import missing
 
-    lacking = missing(["vlan", "qinq", "vlan_filtering"])
+    lacking = missing(["vlan", "qinq", "vlan_filtering", "vrf"])
     if not lacking:
         return Kernel.HOST
     say(f"this kernel lacks {', '.join(sorted(lacking))}: the lab runs inside User-Mode-Linux")
@@ -179,6 +214,25 @@ def run_probes(state: LabState, probes: Sequence[Probe]) -> list[bool]:
     if umllab.run_inside(state, argv, out=sink) != 0:
         raise RealizeError(f"demo: the ping matrix failed inside UML: {sink.getvalue()}")
     return [bool(x) for x in json.loads(sink.getvalue())]
+
+
+def settle(state: LabState, say: Callable[[str], None], timeout: float = CONVERGE_TIMEOUT) -> None:
+    """Wait until BGP EVPN has converged: every routed guest reaches every guest of its zone (the
+    sessions come up and the routes arrive seconds after the agents return). The matrix then
+    shows the result, not the wait; it still runs when the wait times out, and shows what is off."""
+    wanted = [c.probe for c in checks() if c.expected and c.column in {g.name for g in GUESTS}]
+    wanted = [p for p in wanted if next(g for g in GUESTS if g.name == p.src).routed is not None]
+    started = time.monotonic()
+    while True:
+        left = sum(1 for ok in run_probes(state, wanted) if not ok)
+        if not left or time.monotonic() - started > timeout:
+            break
+        time.sleep(2.0)
+    took = time.monotonic() - started
+    if left:
+        say(f"BGP EVPN: {left} paths still missing after {took:.0f} s")
+    else:
+        say(f"BGP EVPN converged ({took:.0f} s after the agents)")
 
 
 def instructions(name: str, store: str, kernel: Kernel) -> str:
@@ -203,6 +257,8 @@ The lab "{name}" stays up ({where}). Explore it:
   {sdn} zone list; {sdn} vnet list; {sdn} subnet list
   {sdn} lab exec --name {name} v1 -- ping -c1 10.0.3.101
   {sdn} lab exec --name {name} node1 -- ip -d link show
+  {sdn} lab exec --name {name} node1 -- vtysh -c 'show bgp l2vpn evpn summary'
+  {sdn} lab exec --name {name} e1 -- ping -c1 10.0.12.100        # EVPN: node1 -> node3, routed
   {sdn} vnet create vnet9 --zone myvxzone --tag 100009 && {sdn} apply && {sdn} lab apply --name {name}
 Tear it down:
   {sdn} lab down --name {name}

@@ -29,6 +29,7 @@ from sdnkit.realize.link_diff import default_sysctl
 from sdnkit.realize.nat import NatBackendName, NatChange, plan_nat
 from sdnkit.realize.ownership import Ownership, OwnershipStore
 from sdnkit.realize.spec import Spec, build_spec
+from sdnkit.realize.vrf_rules import local_table_after_vrfs
 
 VERIFY_TIMEOUT = 2.0  # seconds to wait for the kernel to show what it accepted
 VERIFY_SCOPED_MAX = 16  # read back only the touched links when the changes touch at most this many
@@ -50,6 +51,8 @@ def apply_plan(
     frr_text = _render_frr(plan) if frr is not None else None
     store = OwnershipStore(state_dir)
     with netns_mod.entered(netns), store.locked():
+        if not dry_run and any(s.kind == "vrf" for s in spec.links.values()):
+            local_table_after_vrfs()  # once per node, as ifupdown2 does; nothing to undo
         own = store.load()
         work = _decide(spec, own, prints, incremental)
         nat, nat_record = plan_nat(spec.snat, own.nat, nat_backend)

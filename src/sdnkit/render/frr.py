@@ -58,6 +58,7 @@ def _group(group: NeighborGroup) -> list[str]:
 def _af_neighbor(n: AfNeighbor) -> list[str]:
     out = [f"  neighbor {n.name} activate"]
     out += [f"  neighbor {n.name} soft-reconfiguration inbound"] if n.soft_reconfiguration_inbound else []
+    out += [f"  neighbor {n.name} next-hop-self"] if n.next_hop_self else []
     out += [f"  neighbor {n.name} route-map {n.route_map_in} in"] if n.route_map_in else []
     out += [f"  neighbor {n.name} route-map {n.route_map_out} out"] if n.route_map_out else []
     return out

@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import os
 import threading
+from typing import TYPE_CHECKING
 
 from sdnkit.store.base import ABSENT, Document, Lease, Store, Watch
 from sdnkit.store.etcd_client import is_etcd_url, parse_url
 from sdnkit.store.local import LocalStore
+
+if TYPE_CHECKING:
+    from sdnkit.store.etcd import EtcdStore
 
 __all__ = [
     "ABSENT",
@@ -33,7 +37,7 @@ __all__ = [
 DEFAULT_CONFIG_DIR = "/etc/sdnkit"
 DEFAULT_STATE_DIR = "/var/lib/sdnkit"  # node-local state when the store is etcd
 
-_etcd_stores: dict[object, Store] = {}
+_etcd_stores: dict[object, EtcdStore] = {}
 _etcd_guard = threading.Lock()
 
 
@@ -67,6 +71,6 @@ def open_store(spec: str | os.PathLike[str] | None = None) -> Store:
     settings = parse_url(resolved)
     with _etcd_guard:
         store = _etcd_stores.get(settings)
-        if store is None:
+        if store is None or store.closed:  # a closed store is not used again
             store = _etcd_stores[settings] = EtcdStore(settings)
         return store

@@ -16,7 +16,9 @@ with the names of PVE's ``/etc/pve/sdn`` directory. Backends: a local directory
 * ``read_prefix`` returns every document under a prefix, from one consistent state.
 * ``watch(prefixes)`` tells that a document under one of the prefixes changed (written, deleted,
   expired) since the watch was opened or since ``wait`` last returned True. It may wake for a
-  change that is gone again (reread and compare), never miss one.
+  change that is gone again or that the waiter saw already (reread and compare), never miss one.
+  One commit wakes it once; separate commits may wake it once or once each (etcd notifies each
+  commit on its own, and a notification can come just after the waiter woke for an earlier one).
 * ``publish(name, data, ttl)`` writes an ephemeral document that exists while its holder keeps
   calling ``refresh`` (at least once per ``ttl``). On etcd the document is attached to a lease:
   it disappears ``ttl`` seconds after its holder stopped refreshing (killed, hung, cut off). The

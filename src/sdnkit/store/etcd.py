@@ -111,6 +111,7 @@ class EtcdStore:
         self._epoch = -1  # gc/epoch's mod_revision when ``_known`` was learnt (-1: not yet)
         self._known: set[str] = set()  # chunks that exist as long as the epoch is unchanged
         self._written = 0  # chunk bytes written since the last sweep
+        self.closed = False
         from sdnkit.store.etcd_lock import Locks
 
         self._locks = Locks(self)
@@ -423,8 +424,17 @@ class EtcdStore:
         return EtcdLease(self, name, data, ttl)
 
     def close(self) -> None:
+        """Revoke this process's lock lease and close the connections (``open_store`` then opens
+        a new store for the URL); closing twice is harmless."""
+        self.closed = True
         self._locks.close()
         self._client.close()
+
+    def __enter__(self) -> EtcdStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def _mod(found: list[dict[str, Any]]) -> int:

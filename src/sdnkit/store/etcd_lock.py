@@ -93,12 +93,20 @@ class Session:
             except StoreError as err:  # next round again; the TTL covers two more tries
                 log.warning("etcd lease keep-alive failed: %s", err)
                 continue
+            except Exception:
+                if self._stop.is_set():
+                    return  # the store was closed under the call (its connections are gone)
+                raise
             if int((answer.get("result") or {}).get("TTL") or 0) <= 0:
                 log.warning("etcd lease %x expired: the locks held under it are lost", lease)
                 self.lost(lease)
 
     def close(self) -> None:
         self._stop.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            # a keep-alive under way ends before the connections close under it
+            thread.join(timeout=self._store.settings.timeout + 1)
         with self._lock:
             lease, self._id = self._id, 0
         if lease:

@@ -37,6 +37,7 @@ class EvpnRules(ZoneRules):
     def check_zone(self, zone: Zone, cfg: SdnConfig) -> Iterator[Violation]:
         yield from self._controller(zone, cfg)
         yield from self._vrf_vxlan(zone, cfg)
+        yield from self._rt_import(zone, cfg)
         if zone.exitnodes_primary and zone.exitnodes_primary not in zone.exitnodes:
             yield Violation(
                 Kind.ZONES,
@@ -66,6 +67,29 @@ class EvpnRules(ZoneRules):
             if vnet.tag == vni and vzone is not None and vzone.type in VNI_ZONE_TYPES:
                 text = f'vrf-vxlan {vni} is already the VNI of vnet "{vnet.id}" (they must differ)'
                 yield Violation(Kind.ZONES, zone.id, "vrf-vxlan", text)
+
+    def _rt_import(self, zone: Zone, cfg: SdnConfig) -> Iterator[Violation]:
+        """No zone may import a route target of this cluster's own zones: its own is implied
+        (FRR does not even show it), and another zone's cannot carry traffic on Linux, where each
+        VRF has its own L3VNI device and router MAC; importing it drops routes of both zones."""
+        owners = {}
+        for other in cfg.zones.values():
+            ctl = cfg.controllers.get(other.controller or "")
+            if other.type is ZoneType.EVPN and other.vrf_vxlan and ctl is not None and ctl.asn:
+                owners[f"{ctl.asn}:{other.vrf_vxlan}"] = other.id
+        for rt in sorted(zone.rt_import):
+            owner = owners.get(rt)
+            if owner == zone.id:
+                yield Violation(
+                    Kind.ZONES, zone.id, "rt-import", f"rt-import {rt} is the zone's own route target"
+                )
+            elif owner is not None:
+                text = (
+                    f'rt-import {rt} is the route target of zone "{owner}" of this cluster: EVPN zones '
+                    "of one cluster cannot import each other's routes on Linux (each VRF has its own "
+                    "L3VNI device and router MAC)"
+                )
+                yield Violation(Kind.ZONES, zone.id, "rt-import", text)
 
     def interface_names(self, zone: Zone, vnets: list[Vnet]) -> Iterator[IfaceName]:
         for prefix in ("vrf_", "vrfvx_", "vrfbr_", "xvrf_", "xvrfp_"):

@@ -2,11 +2,18 @@
 
 With a ``loopback`` the node announces its loopback address and rewrites the source of BGP
 routes to it (``correct_src``); with ``ebgp`` the peers are external (optionally multihop).
+
+On an EVPN exit node whose zones' VRFs are leaked into the default VRF, the peers also get
+``next-hop-self`` (not upstream's): the leaked host routes of guests on other nodes have those
+nodes' VTEP addresses as next hop, and an external router on the nodes' own subnet would be told
+to send to them directly ("third-party next hop"), where the default VRF has no route to the
+guest. Tested in the lab: without it the router learns ``10.0.2.101 via 192.0.2.3`` and the guest
+on node3 gets no reply.
 """
 
 from __future__ import annotations
 
-from sdnkit.config.model import Controller, IPAddress
+from sdnkit.config.model import Controller, IPAddress, ZoneType
 from sdnkit.plan.context import PlanContext
 from sdnkit.plan.frr.builder import FrrBuilder, PendingEntry, RouterDraft
 from sdnkit.plan.frr.model import DEFAULT_VRF, AfNeighbor, NeighborGroup, PrefixListEntry
@@ -28,6 +35,15 @@ def _loopback_source(ctx: PlanContext, b: FrrBuilder, ctl: Controller, ip: IPAdd
         PendingEntry("permit", matches=(f"ip address prefix-list {LOOPBACKS}",), sets=(f"src {ip}",)),
     )
     b.set_protocol_route_map("bgp", v4=CORRECT_SRC)
+
+
+def _leaks_vrfs(ctx: PlanContext) -> bool:
+    """Whether this node's default router imports EVPN zone VRFs (an exit node without local
+    routing, see evpn.py)."""
+    return any(
+        z.type is ZoneType.EVPN and z.vrf_vxlan and ctx.node in z.exitnodes and not z.exitnodes_local_routing
+        for z in ctx.zones_here()
+    )
 
 
 def plan_controller(ctx: PlanContext, b: FrrBuilder, ctl: Controller) -> None:
@@ -61,7 +77,9 @@ def plan_controller(ctx: PlanContext, b: FrrBuilder, ctl: Controller) -> None:
         af = router.unicast("ipv6" if ip is not None and ip.version == 6 else "ipv4")
         if ctl.loopback and ip is not None:
             af.networks.append(f"{ip}/{ip.max_prefixlen}")
-        af.neighbors.append(AfNeighbor(name="BGP", soft_reconfiguration_inbound=True))
+        af.neighbors.append(
+            AfNeighbor(name="BGP", soft_reconfiguration_inbound=True, next_hop_self=_leaks_vrfs(ctx))
+        )
     if ctl.loopback:
         if ip is None:
             ctx.warn(f'controller "{ctl.id}": loopback "{ctl.loopback}" has no address on this node')

@@ -11,6 +11,7 @@ VRF or, with ``exitnodes-local-routing``, static routes through the xvrf veth.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from sdnkit.config.model import Controller, ControllerType, SdnConfig, Vnet, Zone
@@ -26,7 +27,7 @@ from sdnkit.plan.frr.model import (
     Redistribute,
 )
 from sdnkit.plan.underlay import Underlay, router_id
-from sdnkit.plan.zones.evpn import XVRF_V4, XVRF_V6, is_exit_node, zone_controller
+from sdnkit.plan.zones.evpn import XVRF_V4, XVRF_V6, is_exit_node, zone_controller, zone_has_ipv6
 
 EBGP_VTEP_MULTIHOP = 10
 COALESCE_TIME = 1000
@@ -36,6 +37,11 @@ ONLY_DEFAULT, ONLY_DEFAULT_V6 = "only_default", "only_default_v6"
 # exit nodes drop (and secondaries de-prefer) all type-5 routes: defaults, and subnets they have
 EVPN_DEFAULT = "evpn route-type prefix"
 MIN_PREFIX_MATCH_MAJOR = 9
+# zebra before 10.4 (FRR issue 16340, fixed by PR 18677) drops a VTEP's router MAC when the
+# last route of one family through it goes or changes next hops, though the other family still
+# uses it: the VTEP's whole L3VNI traffic is then lost. A zone without IPv6 subnets announces
+# no IPv6 default there, so its exit nodes send no IPv6 route that could do that.
+MIN_RMAC_PER_FAMILY = (10, 4)
 SECONDARY_EXIT_METRIC = 200
 
 
@@ -126,6 +132,13 @@ def matches_evpn_prefixes(version: str | None) -> bool:
     return not major.isdigit() or int(major) >= MIN_PREFIX_MATCH_MAJOR
 
 
+def keeps_rmac_across_families(version: str | None) -> bool:
+    """Whether FRR ``version``'s zebra keeps a router MAC while any route of either family uses
+    it (10.4 and later; no version fact: PVE's, which does)."""
+    numbers = [int(n) for n in re.findall(r"\d+", version or PVE_FRR_VERSION)[:2]]
+    return tuple(numbers) >= MIN_RMAC_PER_FAMILY
+
+
 def _default_matches(ctx: PlanContext, b: FrrBuilder) -> tuple[str, ...]:
     """The route-map matches for the default routes, one entry each (newest first)."""
     if not matches_evpn_prefixes(ctx.facts.frr_version):
@@ -166,7 +179,10 @@ def _exit_node(ctx: PlanContext, b: FrrBuilder, zone: Zone, router: RouterDraft)
             for family in ("ipv4", "ipv6"):
                 default.unicast(family).import_vrf.append(router.vrf)
         _redistribute_connected(router)
-    router.evpn().default_originate.extend(("ipv4", "ipv6"))
+    families = ["ipv4", "ipv6"]
+    if not keeps_rmac_across_families(ctx.facts.frr_version) and not zone_has_ipv6(ctx.config, zone):
+        families.remove("ipv6")
+    router.evpn().default_originate.extend(families)
 
 
 def plan_zone(ctx: PlanContext, b: FrrBuilder, zone: Zone) -> None:
@@ -199,6 +215,10 @@ def plan_zone(ctx: PlanContext, b: FrrBuilder, zone: Zone) -> None:
         router.evpn().advertise_ipv4_unicast = True
         router.evpn().advertise_ipv6_unicast = True
     if zone.rt_import:
+        if eb.autort_as is None:
+            # a configured import route target replaces FRR's automatic one (asn:vrf-vxlan): without
+            # it the zone's VRF would import nothing of its own zone (not upstream's; seen in the lab)
+            router.evpn().rt_import.append(f"{eb.asn}:{zone.vrf_vxlan}")
         router.evpn().rt_import.extend(sorted(zone.rt_import))
 
 

@@ -30,6 +30,7 @@ class NeighborGroup:
 class AfNeighbor:
     name: str
     soft_reconfiguration_inbound: bool = False
+    next_hop_self: bool = False
     route_map_in: str | None = None
     route_map_out: str | None = None
 
