@@ -152,7 +152,7 @@ def test_long_running_agent_resync_repairs_a_hand_changed_node(own_lab, tmp_path
     argv = ["ip", "netns", "exec", lab.netns("node1"), str(Path(sys.executable).with_name("sdn")),
             "--config-dir", str(lab.config_dir), "agent", "--node", "node1",
             "--state-dir", str(home / "agent"), "--frr-local", str(home / "frr.conf.local"),
-            "--dhcp-root", str(home / "dhcp"), "--interval", "0.2", "--resync", "1"]  # fmt: skip
+            "--dhcp-root", str(home / "dhcp"), "--resync", "1"]  # fmt: skip
     gateway = {"local": "10.0.1.1", "prefixlen": 24}
 
     def gateway_on_vnet1() -> bool:
