@@ -156,21 +156,6 @@ class EtcdLabCli:
         return subprocess.run(argv_, capture_output=True, text=True, check=True, timeout=60).stdout
 
 
-class Pinger:
-    """``ping -i 0.1`` from a guest in the background; ``stop()`` gives ping's own (sent, received)."""
-
-    def __init__(self, lab: EtcdLabCli, guest: str, target: str) -> None:
-        argv = ["ip", "netns", "exec", lab.ns(guest), "ping", "-n", "-q", "-i", "0.1", target]
-        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-
-    def stop(self) -> tuple[int, int]:
-        self.proc.send_signal(signal.SIGINT)
-        out, _ = self.proc.communicate(timeout=30)
-        line = next(x for x in out.splitlines() if "packets transmitted" in x)
-        sent, received = (int(part.split()[0]) for part in line.split(", ")[:2])
-        return sent, received
-
-
 def node_lines(output: str, nodes: tuple[str, ...]) -> dict[str, str]:
     """The ``<node>: <event>`` lines of ``sdn apply --wait``, by node (the last one of each)."""
     found = {}
