@@ -64,6 +64,7 @@ bench: install
 	$(PY) bench/apply.py
 	$(PY) bench/ipam.py
 	$(PY) bench/store.py
+	$(PY) bench/cluster.py
 	$(PY) bench/evpn.py
 
 clean:

@@ -204,7 +204,7 @@ def api(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         yield base, {"Authorization": f"PVEAPIToken={token}={secret}"}
     finally:
         proc.terminate()
-        proc.wait(timeout=30)
+        proc.communicate(timeout=30)  # also closes its stdout (else a ResourceWarning in a later test)
 
 
 def _task(api: tuple[str, dict[str, str]], upid: str, what: str, **params: Any) -> Any:

@@ -147,9 +147,22 @@ def _frr_version(config: SdnConfig, opts: AgentOptions) -> str | None:
 def _firewall(opts: AgentOptions) -> bool:
     if opts.firewall is not None:
         return opts.firewall
-    from sdnkit.realize.nftables import NftablesNat
+    return _nft_inet()
 
-    return NftablesNat.available()  # the inet family (UML's nftables lacks it)
+
+_NFT_INET: list[bool] = []  # a yes, once seen (the kernel does not lose nftables under an agent)
+
+
+def _nft_inet() -> bool:
+    """Whether nftables has the inet family here (UML's lacks it). Asked with an ``nft -c`` process:
+    a pass asked twice, which cost every node two processes per pass (bench/cluster.py); a yes is
+    kept, a no is asked again (a module may be loaded later, a failed check may be a passing fault)."""
+    if not _NFT_INET:
+        from sdnkit.realize.nftables import NftablesNat
+
+        if NftablesNat.available():
+            _NFT_INET.append(True)
+    return bool(_NFT_INET)
 
 
 def guest_services(store: Store, outcome: Outcome, opts: AgentOptions) -> Outcome:
@@ -320,7 +333,7 @@ def check_and_go_back(
     zones = [z for z in config.zones if z not in first.failed]
     if not zone_probes(config, facts, zones):
         return _Realized(outcome=first)
-    checks = check_zones(config, facts, zones, netns=opts.netns, down=down_addresses(store, config))
+    checks = check_zones(config, facts, zones, netns=opts.netns, down=lambda: down_addresses(store, config))
     notes = tuple(f'zone "{z}": {n}' for z, c in sorted(checks.items()) for n in c.notes)
     changed = changed_zones(previous.config, config)
     failing = {z: c.failure for z, c in checks.items() if c.failure}

@@ -26,8 +26,9 @@ fabrics, the fabric's node list).
 
 from __future__ import annotations
 
+import functools
 import ipaddress
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from sdnkit.agent.echo import Probe, Result, Verdict, probe_all
@@ -123,14 +124,17 @@ def _probes(zp: ZoneProbes, peer: str) -> tuple[Probe, Probe]:
     return Probe(zp.source, peer, zp.mtu + OVERHEAD[family]), Probe(zp.source, peer, SMALL[family])
 
 
-def _zone_check(zp: ZoneProbes, results: Mapping[Probe, Result], down: Mapping[str, str]) -> ZoneCheck:
+def _zone_check(
+    zp: ZoneProbes, results: Mapping[Probe, Result], down: Callable[[], Mapping[str, str]]
+) -> ZoneCheck:
     troubles: dict[str, list[str]] = {}
     limits, notes = [], []
     for peer in zp.peers:
         big, small = (results[p] for p in _probes(zp, peer))
         what = _trouble(big, small)
         if what == "":
-            known = f"; node {down[peer]} is down" if peer in down else ""
+            node = down().get(peer)
+            known = f"; node {node} is down" if node else ""
             notes.append(f"peer {peer}: no answer over the underlay (not counted against the zone){known}")
         elif what is not None:
             troubles.setdefault(what, []).append(peer)
@@ -144,12 +148,15 @@ def check_zones(
     zones: Iterable[str],
     *,
     netns: str | None = None,
-    down: Mapping[str, str] | None = None,
+    down: Callable[[], Mapping[str, str]] | None = None,
     timeout: float = TIMEOUT,
 ) -> dict[str, ZoneCheck]:
-    """Probe the peers of ``zones``; ``down`` maps the addresses of down nodes to their names."""
+    """Probe the peers of ``zones``; ``down()`` maps the addresses of down nodes to their names.
+    It is called only when a peer gives no answer, at most once (on etcd it is a read of every
+    node's membership: every node would pay it on every pass for nothing)."""
     plans = zone_probes(config, facts, zones)
     results = probe_all(
         [p for zp in plans for peer in zp.peers for p in _probes(zp, peer)], netns=netns, timeout=timeout
     )
-    return {zp.zone: _zone_check(zp, results, down or {}) for zp in plans}
+    known = functools.cache(down or dict)
+    return {zp.zone: _zone_check(zp, results, known) for zp in plans}

@@ -10,13 +10,21 @@ through a batch line (an alias with blanks or '#') run as their own command.
 :class:`Transaction` remembers the changes that completed; ``rollback()`` runs their undo steps
 in reverse order, with ``-force`` so that one failing undo does not stop the others, and returns
 the failures.
+
+Test hook (fault tests only, ``tests/kernel/test_cluster_faults.py``): when ``SDN_TEST_HOLD_FILE``
+names a file that exists, :func:`run_steps` stops between two batches of one transaction until
+the file is removed, and shows that it does by a file ``<that file>.<pid>`` meanwhile. A test
+thus kills an agent with exactly part of an apply made (links created, flood entries not yet).
+Unset, as everywhere but in those tests, it costs one environment lookup per batch.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import subprocess
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import groupby
@@ -24,6 +32,7 @@ from itertools import groupby
 from sdnkit.realize.base import Change, Step, Tool
 from sdnkit.realize.kernel_state import PROC_SYS
 
+TEST_HOLD_ENV = "SDN_TEST_HOLD_FILE"  # the test hook (module docstring); never set in production
 _FAILED = re.compile(r"^Command failed (?:-|\S+):(\d+)\s*$", re.MULTILINE)
 
 
@@ -45,6 +54,8 @@ def run_steps(steps: Sequence[Step], *, force: bool = False) -> list[tuple[int, 
     start = 0
     for (tool, batchable), group in groupby(steps, key=_group_key):
         chunk = list(group)
+        if start and not force:
+            _test_hold()
         errors = _run_batch(tool, chunk, force=force) if batchable else list(_run_single(chunk, force=force))
         for offset, message in errors:
             if not force:
@@ -52,6 +63,22 @@ def run_steps(steps: Sequence[Step], *, force: bool = False) -> list[tuple[int, 
             failures.append((start + offset, message))
         start += len(chunk)
     return failures
+
+
+def _test_hold() -> None:
+    """The test hook (module docstring): wait while ``$SDN_TEST_HOLD_FILE`` exists."""
+    hold = os.environ.get(TEST_HOLD_ENV)
+    if not hold or not os.path.exists(hold):
+        return
+    shown = f"{hold}.{os.getpid()}"
+    with open(shown, "w"):
+        pass
+    try:
+        while os.path.exists(hold):
+            time.sleep(0.05)
+    finally:
+        with contextlib.suppress(FileNotFoundError):  # a test may clear the markers
+            os.unlink(shown)
 
 
 def _run_batch(tool: Tool, steps: list[Step], *, force: bool) -> list[tuple[int, str]]:
