@@ -145,6 +145,10 @@ class IpamError(PluginError):
     """The IPAM refused the operation."""
 
 
+class IpamTakenError(IpamError):
+    """The address is already registered to something else: choose another one."""
+
+
 class IpamExhaustedError(IpamError):
     """No free address is left in the subnet or range."""
 

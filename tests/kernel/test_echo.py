@@ -82,7 +82,7 @@ def test_probes_tell_fits_too_big_and_no_answer(
     fits, dropped = Probe(source, target, 1400), Probe(source, target, 1450)  # in parallel, same target
     next_hop, local = Probe(source, router, 1500), Probe(source, router, 1600)
     nobody = Probe(source, unknown, 100)
-    results = probe_all([fits, dropped, next_hop, local, nobody], netns=path["a"], timeout=1.0)
+    results = probe_all([fits, dropped, next_hop, local, nobody], netns=path["a"], timeout=3.0)
     assert ping_df(path["a"], target, 1400) and results[fits].verdict is Verdict.OK
     assert not ping_df(path["a"], target, 1450)
     assert (results[dropped].verdict, results[dropped].mtu) == (Verdict.TOO_BIG, 1400)  # R said so
@@ -102,7 +102,7 @@ def test_a_silent_drop_is_no_answer(path: dict[str, str]) -> None:
     )  # fmt: skip
     try:
         big, small = Probe("10.201.1.1", "10.201.2.2", 1350), Probe("10.201.1.1", "10.201.2.2", 84)
-        results = probe_all([big, small], netns=path["a"], timeout=1.0)
+        results = probe_all([big, small], netns=path["a"], timeout=3.0)
         assert not ping_df(path["a"], "10.201.2.2", 1350) and ping_df(path["a"], "10.201.2.2", 84)
         assert results[big].verdict is Verdict.NO_ANSWER and results[small].verdict is Verdict.OK
     finally:

@@ -13,6 +13,7 @@ PermissionDeniedError  403   ``Permission check failed (<path>, <privilege>)``
 NotFoundError          404   the object does not exist
 ConflictError          409   stale ``digest``, or a concurrent change: reload and retry
 IpamExhaustedError     409   no free address
+IpamTakenError         409   the address is already registered
 LockError              423   the SDN config is locked (wrong or missing ``lock-token``)
 NotSupportedError      400   the operation does not exist for this object (e.g. status of netbox)
 PluginError            502   an external IPAM/DNS server failed
@@ -37,6 +38,7 @@ from sdnkit.errors import (
     ConfigError,
     ConflictError,
     IpamExhaustedError,
+    IpamTakenError,
     LockError,
     NotFoundError,
     NotSupportedError,
@@ -56,6 +58,7 @@ CONTENT_TYPE = "application/json;charset=UTF-8"
 STATUS_OF: dict[type[BaseException], int] = {
     ConflictError: 409,
     IpamExhaustedError: 409,
+    IpamTakenError: 409,
     ConfigError: 400,
     AuthError: 401,
     PermissionDeniedError: 403,

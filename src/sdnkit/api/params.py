@@ -142,9 +142,14 @@ class ParamSpec:
         required = [p.name for p in self.params if p.required]
         if required:
             schema["required"] = required
+        # a JSON null is the parameter left out (``api/endpoint.py``): published as such
+        nullable = {
+            name: prop if name in required else {"anyOf": [prop, {"type": "null"}]}
+            for name, prop in schema["properties"].items()
+        }
         content = {
             "application/x-www-form-urlencoded": {"schema": schema},
-            "application/json": {"schema": schema},
+            "application/json": {"schema": {**schema, "properties": nullable}},
         }
         return {"required": bool(required), "content": content}
 

@@ -6,7 +6,8 @@ servers). The service layer (``sdnkit.service.ipam``) decides which subnet and w
 use; a plugin only does what it is told, for one subnet at a time, and raises:
 
 * ``IpamExhaustedError`` when a pool has no free address left;
-* ``IpamError`` when the address is taken, outside the subnet, or the subnet is not empty;
+* ``IpamTakenError`` when the address is already registered (the API answers 409);
+* ``IpamError`` when the address is outside the subnet, or the subnet is not empty;
 * ``NotFoundError`` when the address to change or delete is not registered;
 * ``ExternalServiceError`` when a server answered badly, did not answer, failed TLS checks, or
   sent an answer the plugin cannot read (``reads_answers``: never a bare ``KeyError``);

@@ -33,7 +33,14 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from sdnkit.config.model import DhcpRange, IPAddress, Ipam, Subnet
-from sdnkit.errors import ConfigError, ExternalServiceError, IpamError, IpamExhaustedError, NotFoundError
+from sdnkit.errors import (
+    ConfigError,
+    ExternalServiceError,
+    IpamError,
+    IpamExhaustedError,
+    IpamTakenError,
+    NotFoundError,
+)
 from sdnkit.ipam.base import (
     Allocation,
     CheckFailure,
@@ -232,7 +239,7 @@ class NetboxIpam:
                 )
             existing = self._address(subnet, ip) or {}
         if not (entry.gateway and _entry(existing, subnet).gateway):
-            raise IpamError(
+            raise IpamTakenError(
                 f'subnet "{subnet.id}": IP {ip} is already registered in NetBox', key="ip", value=str(ip)
             )
 

@@ -36,7 +36,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from sdnkit.config.model import DhcpRange, IPAddress, Ipam, Subnet
-from sdnkit.errors import ConfigError, ExternalServiceError, IpamError, IpamExhaustedError, NotFoundError
+from sdnkit.errors import (
+    ConfigError,
+    ExternalServiceError,
+    IpamError,
+    IpamExhaustedError,
+    IpamTakenError,
+    NotFoundError,
+)
 from sdnkit.ipam.base import (
     Allocation,
     CheckFailure,
@@ -221,7 +228,7 @@ class PhpipamIpam:
             return
         existing = self._address(subnet, ip)
         if not (entry.gateway and existing is not None and _entry(existing).gateway):
-            raise IpamError(
+            raise IpamTakenError(
                 f'subnet "{subnet.id}": IP {ip} is already registered in phpIPAM', key="ip", value=str(ip)
             )
 

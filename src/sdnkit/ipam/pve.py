@@ -17,7 +17,7 @@ import ipaddress
 from collections.abc import Sequence
 
 from sdnkit.config.model import DhcpRange, IPAddress, Subnet
-from sdnkit.errors import IpamError, IpamExhaustedError, NotFoundError
+from sdnkit.errors import IpamError, IpamExhaustedError, IpamTakenError, NotFoundError
 from sdnkit.ipam.base import Allocation, IpEntry
 from sdnkit.ipam.ranges import first_free, int_to_ip, network, pools
 from sdnkit.ipam.state import AddSubnet, DelIp, DelSubnet, PutIp, SubnetState
@@ -96,7 +96,7 @@ class PveIpam:
             sub = _subnet(txn, subnet)
             old = sub.ips.get(key)
             if old is not None and not (old.gateway and entry.gateway):
-                raise IpamError(
+                raise IpamTakenError(
                     f"{_label(subnet)}: IP {key} is already registered{_owner(old)}",
                     obj=_label(subnet),
                     key="ip",
