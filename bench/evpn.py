@@ -10,14 +10,16 @@
 * floor: the same in another fresh lab, by hand: per node one ``ip -batch`` making the same links
   (the VRF, the L3VNI, the vnet bridges and their VXLAN ports, addresses, the anycast MAC, the
   bridge-port flags, the unreachable default of a non-exit node, the local table's rule) and one
-  ``sysctl -w`` for their switches, FRR started fresh (the same daemons, each as the agent starts
-  them) and the same ``frr.conf`` the agent wrote loaded as FRR's init does (``vtysh -b``), the
-  guests plugged the same way, the same ping.
+  ``sysctl -w`` for their switches (forwarding on the vnet bridges and the L3VNI's bridge, as
+  ifupdown2 and the agent set it), FRR started fresh (the same daemons, each as the agent starts
+  them: zebra, then the others side by side) and the same ``frr.conf`` the agent wrote loaded as
+  FRR's init does (``vtysh -b``), the guests plugged the same way, the same ping.
 
 It **fails** unless both reach the ping, and unless both labs hold the same links (kind, master,
-MTU, MAC, addresses, bridge-port flags, VXLAN settings) on every node. EVPN zones route in VRFs:
-on a kernel without VRF (this project's host) the benchmark runs itself inside User-Mode-Linux
-(``--kernel auto``), where everything is slower (one CPU, forks 6-15x dearer); ratios hold.
+MTU, MAC, addresses, bridge-port flags, VXLAN settings, forwarding and arp_accept) on every
+node. EVPN zones route in VRFs: on a kernel without VRF (this project's host) the benchmark runs
+itself inside User-Mode-Linux (``--kernel auto``), where everything is slower (one CPU, forks
+6-15x dearer); ratios hold.
 
     .venv/bin/python bench/evpn.py [--runs 3] [--kernel auto|host|uml]
 """
@@ -125,6 +127,7 @@ class Lab:
     def links(self, node: str) -> dict[str, tuple[Any, ...]]:
         """What both ways must agree on, per link (the agents' and the floor's)."""
         out = json.loads(sh(["ip", "-n", self.ns(node), "-j", "-d", "addr", "show"]))
+        switches = self.switches(node)
         found = {}
         for lk in out:
             info = lk.get("linkinfo", {})
@@ -141,7 +144,21 @@ class Lab:
                 kind, lk.get("master"), lk.get("mtu"), mac, inet, vxlan if kind == "vxlan" else (),
                 (slave.get("learning"), slave.get("neigh_suppress")) if slave else (),
                 data.get("table") if kind == "vrf" else None,
+                switches.get(lk["ifname"], {}),
             )  # fmt: skip
+        return found
+
+    def switches(self, node: str) -> dict[str, dict[str, str]]:
+        """Each link's forwarding (IPv4, IPv6) and arp_accept switches: a link without them
+        does not route (the floor once missed the L3VNI bridge's and never got a reply)."""
+        paths = [f"/proc/sys/net/ipv{v}/conf/*/{k}" for v, k in ((4, "forwarding"), (6, "forwarding"),
+                                                                     (4, "arp_accept"))]  # fmt: skip
+        out = sh(["ip", "netns", "exec", self.ns(node), "sh", "-c", f"grep -H . {' '.join(paths)}"])
+        found: dict[str, dict[str, str]] = {}
+        for line in out.splitlines():
+            path, _, value = line.partition(":")
+            *_, family, _, ifname, key = path.split("/")
+            found.setdefault(ifname, {})[f"{family}.{key}"] = value
         return found
 
 
@@ -198,7 +215,9 @@ def floor_batch(node: str) -> tuple[str, list[str]]:
         f"link set vrfvx_{ZONE} type bridge_slave learning off neigh_suppress on",
         f"link set vrfvx_{ZONE} up", f"link set vrfbr_{ZONE} up",
     ]  # fmt: skip
-    sysctls = []
+    # ifupdown2's bridge forwarding (IPv4 and IPv6) on every bridge with an address or a VRF
+    # above it: the L3VNI's bridge routes what arrives from the other VTEPs (realize/spec.py)
+    sysctls = [f"net.ipv{v}.conf.vrfbr_{ZONE}.forwarding=1" for v in (4, 6)]
     for vnet, vni, net in VNETS:
         lines += [
             f"link add {vnet} address {MAC} mtu 1450 master vrf_{ZONE} type bridge forward_delay 0",
@@ -206,7 +225,8 @@ def floor_batch(node: str) -> tuple[str, list[str]]:
             f"link set vxlan_{vnet} type bridge_slave learning off neigh_suppress on",
             f"addr add {net}.1/24 dev {vnet}", f"link set vxlan_{vnet} up", f"link set {vnet} up",
         ]  # fmt: skip
-        sysctls += [f"net.ipv4.conf.{vnet}.forwarding=1", f"net.ipv4.conf.{vnet}.arp_accept=1"]
+        sysctls += [f"net.ipv{v}.conf.{vnet}.forwarding=1" for v in (4, 6)]
+        sysctls.append(f"net.ipv4.conf.{vnet}.arp_accept=1")
     if node not in EXIT_NODES:
         lines.append(f"route add unreachable default vrf vrf_{ZONE} metric 4278198272")
     return "\n".join(lines) + "\n", sysctls
@@ -226,11 +246,14 @@ def floor_node(lab: Lab, node: str, conf: str, daemons: list[str]) -> None:
     (d / "frr.conf").write_text(conf)
     (d / "vtysh.conf").write_text("service integrated-vtysh-config\n")
     svc = DirectFrr(instance=FrrInstance(confdir=d, rundir=d, vty_socket=d), netns=lab.ns(node))
-    procs = [subprocess.Popen(svc.argv(daemon)) for daemon in daemons]  # each daemonizes at once
-    for proc in procs:
-        proc.wait()
-    while not all((d / f"{daemon}.vty").exists() for daemon in daemons):
-        time.sleep(0.005)
+    # zebra first, the others side by side once it is up (a daemon that finds no zebra retries
+    # only after 10 s); each ``-d`` command returns when its daemon is ready
+    for group in (daemons[:1], daemons[1:]):
+        procs = [subprocess.Popen(svc.argv(daemon), stderr=subprocess.DEVNULL) for daemon in group]
+        for proc in procs:
+            proc.wait()
+        while not all((d / f"{daemon}.vty").exists() for daemon in group):
+            time.sleep(0.005)
     sh(["vtysh", "-b", "--config_dir", str(d), "--vty_socket", str(d)])
 
 
@@ -321,9 +344,14 @@ def report(results: dict[str, Any]) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(prog="bench/evpn.py")
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--kernel", choices=("auto", "host", "uml"), default="auto")
+    parser = argparse.ArgumentParser(prog="bench/evpn.py", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=3, help="labs per way (default 3; the median counts)")
+    parser.add_argument(
+        "--kernel",
+        choices=("auto", "host", "uml"),
+        default="auto",
+        help="host: this kernel (needs VRF); uml: inside User-Mode-Linux; auto: host when it has VRF",
+    )
     args = parser.parse_args()
     sys.path.insert(0, str(REPO / "src"))
     from sdnkit.lab.probe import missing
