@@ -65,6 +65,8 @@ def test_publish_refresh_and_close(store_spec: str) -> None:
         assert store.read("heartbeat/n1").data == b'{"time": 2}'  # type: ignore[union-attr]
         lease.refresh()
         assert store.read("heartbeat/n1").data == b'{"time": 2}'  # type: ignore[union-attr]
+        lease.refresh(lambda: b'{"time": 3}')  # content made when it is written
+        assert store.read("heartbeat/n1").data == b'{"time": 3}'  # type: ignore[union-attr]
         lease.close()
         assert store.read("heartbeat/n1") is None
         assert watch.wait(10)
@@ -97,4 +99,8 @@ def test_an_abandoned_lease_expires_on_etcd_and_comes_back_on_refresh(etcd_url: 
     assert store.read("heartbeat/n3") is None
     lease.refresh()  # and is back: published again
     assert store.read("heartbeat/n3").data == b"up"  # type: ignore[union-attr]
+    time.sleep(3)
+    stamped: list[float] = []  # a heartbeat's time is taken after the keep-alive found it expired
+    lease.refresh(lambda: stamped.append(time.time()) or b"again")
+    assert store.read("heartbeat/n3").data == b"again" and len(stamped) == 1  # type: ignore[union-attr]
     lease.close()

@@ -228,7 +228,7 @@ class Heartbeat:
         if self._lease is None:
             self._lease = self._store.publish(heartbeat_doc(self.node), self._data(), self.ttl)
         else:
-            self._lease.refresh(self._data())
+            self._lease.refresh(self._data)  # stamped when written, not before a slow keep-alive
 
     def start(self) -> Heartbeat:
         try:

@@ -32,7 +32,7 @@ backend may reserve a prefix for itself (the local store keeps ``.sdnkit/``).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol
@@ -86,9 +86,11 @@ class Lease(Protocol):
     name: str
     ttl: float
 
-    def refresh(self, data: bytes | None = None) -> None:
+    def refresh(self, data: bytes | Callable[[], bytes] | None = None) -> None:
         """Keep the document alive (and replace its content with ``data`` if given).
 
+        ``data`` may be a function, called when the content is written: a keep-alive can wait
+        for a new etcd leader for many seconds, and a heartbeat's time must be that of its write.
         If it had expired (etcd: the holder paused longer than ``ttl``), it is written again.
         """
         ...

@@ -17,7 +17,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from sdnkit.errors import StoreError
@@ -161,17 +161,17 @@ class EtcdLease:
         self._id = int(answer["ID"])
         self._store.write({self.name: self._data}, lease=self._id)
 
-    def refresh(self, data: bytes | None = None) -> None:
+    def refresh(self, data: bytes | Callable[[], bytes] | None = None) -> None:
         with self._lock:
-            if data is not None:
-                self._data = data
             answer = self._store.client.call("lease/keepalive", {"ID": str(self._id)})
+            if data is not None:
+                self._data = data() if callable(data) else data  # as of now, after the wait
             if int((answer.get("result") or {}).get("TTL") or 0) <= 0:
                 self._grant_and_write()  # it had expired (the holder paused too long): publish again
                 return
             if data is not None:
                 try:
-                    self._store.write({self.name: data}, lease=self._id)
+                    self._store.write({self.name: self._data}, lease=self._id)
                 except GrpcError as err:
                     if err.code != NOT_FOUND:
                         raise

@@ -33,7 +33,7 @@ import json
 import os
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
@@ -382,9 +382,9 @@ class LocalLease:
         self.ttl = ttl
         self._data = data
 
-    def refresh(self, data: bytes | None = None) -> None:
+    def refresh(self, data: bytes | Callable[[], bytes] | None = None) -> None:
         if data is not None:
-            self._data = data
+            self._data = data = data() if callable(data) else data
             self._store.commit({self.name: data})
         elif self._store.read(self.name) is None:  # deleted by someone: there again
             self._store.commit({self.name: self._data})
