@@ -36,7 +36,7 @@ test: install lint test-host test-uml
 ifndef SEED
 SEED := $(shell od -An -N4 -tu4 /dev/urandom | tr -d ' ')
 endif
-ORDER := -p randomly --randomly-seed=$(SEED)
+ORDER := -p randomly --randomly-seed=$(SEED) --durations=15  # the slowest tests, for keeping the suite short
 
 test-host: install
 	@echo "test-host: random order, seed $(SEED) (replay: make test-host SEED=$(SEED))"
