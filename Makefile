@@ -22,6 +22,7 @@ $(STAMP): pyproject.toml
 
 lint: install
 	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff format --check src tests bench
 
 # the demo's store: its lab's own etcd (DEMO=--etcd); `make run DEMO=` keeps it in a directory
 DEMO ?= --etcd

@@ -21,7 +21,7 @@ from prerequisites import REPO
 TESTS = REPO / "tests"
 PYTEST = [sys.executable, "-m", "pytest", "-p", "no:randomly", "-p", "no:cacheprovider"]
 
-SAMPLE = '''
+SAMPLE = """
 import pytest
 from prerequisites import not_applicable, require
 
@@ -48,7 +48,7 @@ def test_plain_skipif():
 
 def test_not_applicable_here():
     not_applicable("this machine is not the one the test is about")
-'''
+"""
 
 
 def _env(ci: str | None, **extra: str) -> dict[str, str]:

@@ -423,7 +423,9 @@ def test_tls_with_client_certificates(
     with pytest.raises(StoreError):  # no client certificate
         make_etcd_store(_quick(parse_url(f"{url}?cacert={files['ca']}"))).read("zones.cfg")
     with pytest.raises(StoreError):  # without the CA the server is not trusted
-        make_etcd_store(_quick(parse_url(f"{url}?cert={files['client']}&key={files['client.key']}"))).read("x")
+        make_etcd_store(_quick(parse_url(f"{url}?cert={files['client']}&key={files['client.key']}"))).read(
+            "x"
+        )
 
 
 def _quick(settings: EtcdSettings) -> EtcdSettings:

@@ -24,9 +24,7 @@ HOSTILE = {
 }
 
 
-@pytest.mark.parametrize(
-    ("char", "escaped"), HOSTILE.items(), ids=[f"U+{ord(c[0]):04X}" for c in HOSTILE]
-)
+@pytest.mark.parametrize(("char", "escaped"), HOSTILE.items(), ids=[f"U+{ord(c[0]):04X}" for c in HOSTILE])
 def test_tables_and_key_value_lines_escape_invisible_characters(char: str, escaped: str) -> None:
     out = io.StringIO()
     rows = [{"name": f"a{char}b", "note": "ok"}, {"name": "c", "note": "Zürich"}]

@@ -288,7 +288,7 @@ def test_ospf_areas_in_range(raw: str, accepted: bool) -> None:
     ("fmt", "good", "bad"),
     [
         (URL, "https://xn--mnchen-3ya.example/api", "https://münchen.example/api"),
-        (URL, "http://netbox:8000/api/", "http://netbox:8000/api/\"x"),
+        (URL, "http://netbox:8000/api/", 'http://netbox:8000/api/"x'),
         (SECRET, "0123abcdef!$%", "0123 abcdef"),
         (SECRET, "0123abcdef", "0123abcdéf"),
     ],

@@ -87,7 +87,7 @@ def test_section_errors_name_object_key_and_rule() -> None:
     with pytest.raises(ConfigError) as info:
         parse_section(Kind.ZONES, "vlan", "z1", {"mtu": 70000, "bogus": 1})
     err = info.value
-    assert "zone \"z1\": invalid value for \"mtu\": 70000 is out of range 68-65535" in str(err)
+    assert 'zone "z1": invalid value for "mtu": 70000 is out of range 68-65535' in str(err)
     assert "bogus" in err.errors
     assert "bridge" in err.errors  # required option missing
 

@@ -294,16 +294,16 @@ def test_digest_is_sha1_of_raw_file_and_of_empty_string_when_missing() -> None:
 BAD = [
     (
         "simple: z1\n\tmtu 70000\n",
-        "zones.cfg line 2: zone \"z1\": invalid value for \"mtu\": 70000 is out of range",
+        'zones.cfg line 2: zone "z1": invalid value for "mtu": 70000 is out of range',
     ),
     ("simple: z1\n\tfoo bar\n", 'zones.cfg line 2: zone "z1": option "foo" is not allowed for type simple'),
-    ("simple: z1\n\tbridge vmbr0\n", "option \"bridge\" is not allowed for type simple"),
+    ("simple: z1\n\tbridge vmbr0\n", 'option "bridge" is not allowed for type simple'),
     ("simple: z1\n\tmtu 1500\n\tmtu 1400\n", "zones.cfg line 3: zone \"z1\": option 'mtu' given twice"),
     ("simple: z1\n\nsimple: z1\n", 'zones.cfg line 3: zone "z1": defined twice'),
     ("faucet: z1\n\tdp-id 1\n", "zones.cfg line 1: zone: unknown type 'faucet'"),
     ("simple: toolongid\n", "zones.cfg line 1: zone ID 'toolongid': longer than 8 characters"),
     ("zone z1\n", "zones.cfg line 1: not a section header 'zone z1'"),
-    ("vlan: z1\n\tmtu 1500\n", "zones.cfg line 1: zone \"z1\": option \"bridge\" is required for type vlan"),
+    ("vlan: z1\n\tmtu 1500\n", 'zones.cfg line 1: zone "z1": option "bridge" is required for type vlan'),
     ("simple: z1\nsimple: z2\n", "zones.cfg line 2: zone \"z1\": not an option line 'simple: z2'"),
 ]
 

@@ -105,7 +105,7 @@ def test_list_filters(svc: SdnService) -> None:
         ),
         ("zones", {"zone": "z9", "type": "simple", "colour": "x"}, "colour", "(no such option)"),
         ("zones", {"zone": "toolong99", "type": "simple"}, "zone", "longer than 8 characters"),
-        ("zones", {"zone": "z9", "type": "vlan"}, "bridge", "option \"bridge\" is required for type vlan"),
+        ("zones", {"zone": "z9", "type": "vlan"}, "bridge", 'option "bridge" is required for type vlan'),
         ("vnets", {"vnet": "v2", "zone": "z1", "alias": "a\nb"}, "alias", "LINE FEED"),
         ("vnets", {"vnet": "v2", "zone": "z1", "tag": "5"}, "tag", 'vnets of simple zone "z1" take no tag'),
         ("subnets", {"vnet": "nope", "subnet": "10.9.0.0/24"}, "vnet", 'vnet "nope" does not exist'),

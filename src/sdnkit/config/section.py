@@ -136,7 +136,7 @@ def check_subnet_cidr(cidr: object) -> str:
         text = clean_text(cidr)
         check_no_zone_id(text, "subnet")
     except ValueError as err:
-        raise ConfigError(f"invalid value for \"subnet\": {err}", key="subnet", value=cidr) from None
+        raise ConfigError(f'invalid value for "subnet": {err}', key="subnet", value=cidr) from None
     try:
         net = ipaddress.ip_network(text, strict=False)
     except ValueError:

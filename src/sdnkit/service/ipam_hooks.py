@@ -89,7 +89,7 @@ def _check_empty(plugin: IpamPlugin, subnet: Subnet) -> None:
     if used:
         label = f'subnet "{subnet.id}"'
         raise ConfigError(
-            f'{label}: cannot delete it, {len(used)} address(es) are still registered in ipam '
+            f"{label}: cannot delete it, {len(used)} address(es) are still registered in ipam "
             f'"{plugin.id}" (e.g. {used[0]}): release them first',
             obj=label,
             key="subnet",
