@@ -124,6 +124,14 @@ def vrf_route(lab, member: str, dst: str, vrf: str = f"vrf_{ZONE}") -> dict[str,
     return {r["dst"]: r for r in routes(lab, member, "vrf", vrf) if r.get("type") != "unreachable"}.get(dst)
 
 
+def announce(lab, *names: str) -> None:
+    """Each guest pings its gateway: its node learns its address and announces it over EVPN (a
+    guest that never sent anything is known to nobody, whatever ran before)."""
+    for name in names:
+        gw = next(g[4] for g in GUESTS if g[0] == name)
+        assert eventually(lambda name=name, gw=gw: lab.ping(name, gw), f"{name} -> {gw}")
+
+
 def gateways(route: dict[str, Any] | None) -> set[str]:
     """The next hops of a (possibly multipath) route."""
     if route is None:
@@ -380,6 +388,7 @@ def neigh_suppress(lab, node: str, port: str) -> str:
 
 def test_arp_is_answered_on_the_node_unless_suppression_is_disabled(evpn):
     configure(evpn)
+    announce(evpn, "vm3")
     eventually(lambda: vrf_route(evpn, "node1", "10.0.1.101") is not None, "vm3's address known over EVPN")
     assert neigh_suppress(evpn, "node1", "vxlan_myvnet1") == "on"
     assert not arp_request_crosses(evpn)  # node1's bridge answers with what EVPN told it
@@ -463,6 +472,7 @@ def dc2_diagnosis(lab) -> str:
 def test_rt_import_brings_in_the_routes_of_another_evpn_network(evpn, tmp_path):
     dc2(evpn, tmp_path)
     configure(evpn, outside_peer=True)
+    announce(evpn, "vm4")
     eventually(lambda: set(evpn_peers(evpn, "outside").values()) == {"Established"}, "DC2's EVPN sessions")
     eventually(lambda: vrf_route(evpn, "outside", "10.0.2.101", "vrf_dc2"), "DC2 has the zone's guests")
     assert vrf_route(evpn, "node3", "10.0.9.0/24") is None  # DC2 exports with another route target
